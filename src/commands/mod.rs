@@ -1,0 +1,40 @@
+//! One file per command. `dispatch` turns the parsed command line into a
+//! validated workspace and calls the command; commands return an
+//! [`Outcome`] (exit 0 or 1) or an [`crate::Error`] (exit 2 or 3).
+
+pub mod extract;
+pub mod generate;
+pub mod init;
+pub mod report;
+pub mod sql;
+pub mod stage;
+
+use crate::cli::{Cli, Command};
+use crate::workspace::Workspace;
+use crate::{Outcome, Result};
+
+pub fn dispatch(cli: Cli) -> Result<Outcome> {
+    let json = cli.json;
+    match cli.command {
+        Command::Init {
+            dir,
+            profile,
+            source,
+            target,
+        } => init::run(&dir, profile, source.as_deref(), target.as_deref(), json),
+        Command::Generate {
+            dir,
+            customers,
+            seed,
+            clean,
+        } => generate::run(&dir, customers, seed, clean, json),
+        Command::Extract { allow_pending } => {
+            extract::run(&Workspace::open(&cli.workspace)?, allow_pending, json)
+        }
+        Command::Stage => stage::run(&Workspace::open(&cli.workspace)?, json),
+        Command::Sql { query, format } => {
+            sql::run(&Workspace::open(&cli.workspace)?, query, format)
+        }
+        Command::Report { name } => report::run(&Workspace::open(&cli.workspace)?, &name, json),
+    }
+}

@@ -1,0 +1,398 @@
+//! One extract, from reserving its folder to writing its manifest: objects
+//! landed in parallel, attachments checked against their checksums,
+//! conservation verified per object, and the folder renamed to its final
+//! name only when all of that succeeded.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::Int64Type;
+use chrono::{SecondsFormat, TimeZone, Utc};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, IoContext, Result};
+use crate::landing::lander::{LandStats, ObjectLander, SharedQuarantine, TimeBasis};
+use crate::landing::manifest::{
+    AttachmentsManifest, FileEntry, Manifest, ObjectManifest, PendingSync, SourceInfo, FORMAT_VERSION,
+};
+use crate::landing::writer::{AttachmentWriter, QuarantineRow, QuarantineWriter};
+use crate::landing::{ATTACHMENTS_FILE, FAILED_SUFFIX, MANIFEST_FILE, PARTIAL_SUFFIX, QUARANTINE_FILE};
+use crate::source::csv_export::{self, AttachmentContent, CsvExport, ExportObject};
+
+#[derive(Debug, Clone)]
+pub struct ExtractOptions {
+    pub batch_rows: usize,
+    pub parallel_objects: usize,
+    pub allow_pending: bool,
+}
+
+/// A finished extract.
+#[derive(Debug, Clone)]
+pub struct ExtractReport {
+    pub folder: PathBuf,
+    pub manifest: Manifest,
+    /// Documented objects the source did not hold.
+    pub missing_objects: Vec<&'static str>,
+    pub timings: ExtractTimings,
+}
+
+/// Where an extract spent its time, for benchmarks and curious analysts.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ExtractTimings {
+    /// Reading the source and writing every object's Parquet file.
+    pub objects_seconds: f64,
+    /// Reading, checking and landing attachment contents.
+    pub attachments_seconds: f64,
+    /// Everything, from reading the source manifest to renaming the folder.
+    pub total_seconds: f64,
+}
+
+/// An extract folder while it is being written (`<id>.partial`).
+struct ExtractFolder {
+    id: String,
+    landing: PathBuf,
+    path: PathBuf,
+}
+
+impl ExtractFolder {
+    /// Reserves the next extract id: a sequence number (so ids sort in the
+    /// order extracts were made) and the UTC time.
+    fn reserve(landing: &Path) -> Result<Self> {
+        std::fs::create_dir_all(landing).at(landing)?;
+        let mut next = 1 + std::fs::read_dir(landing)
+            .at(landing)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.split('-').next()?.parse::<u32>().ok()
+            })
+            .max()
+            .unwrap_or(0);
+        let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
+        loop {
+            let id = format!("{next:04}-{stamp}");
+            let path = landing.join(format!("{id}{PARTIAL_SUFFIX}"));
+            match std::fs::create_dir(&path) {
+                Ok(()) => {
+                    return Ok(ExtractFolder {
+                        id,
+                        landing: landing.to_path_buf(),
+                        path,
+                    })
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => next += 1,
+                Err(e) => return Err(e).at(&path),
+            }
+        }
+    }
+
+    fn complete(self) -> Result<PathBuf> {
+        let done = self.landing.join(&self.id);
+        std::fs::rename(&self.path, &done).at(&done)?;
+        Ok(done)
+    }
+
+    /// Keeps what was written for diagnosis under a name `stage` never reads.
+    fn fail(&self) -> PathBuf {
+        let failed = self.landing.join(format!("{}{FAILED_SUFFIX}", self.id));
+        match std::fs::rename(&self.path, &failed) {
+            Ok(()) => failed,
+            Err(_) => self.path.clone(),
+        }
+    }
+}
+
+fn now_rfc3339() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+pub fn micros_to_rfc3339(micros: i64) -> String {
+    Utc.timestamp_micros(micros)
+        .single()
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        .unwrap_or_else(|| micros.to_string())
+}
+
+/// Lands a CSV export into `landing/<extract_id>/`.
+pub fn extract_csv(landing: &Path, export_dir: &Path, opts: &ExtractOptions) -> Result<ExtractReport> {
+    let clock = std::time::Instant::now();
+    let export = CsvExport::open(export_dir)?;
+    let folder = ExtractFolder::reserve(landing)?;
+    let mut timings = ExtractTimings::default();
+    match land_export(&export, &folder, opts, &mut timings) {
+        Ok(manifest) => {
+            let path = folder.complete()?;
+            timings.total_seconds = clock.elapsed().as_secs_f64();
+            Ok(ExtractReport {
+                folder: path,
+                manifest,
+                missing_objects: export.missing_objects(),
+                timings,
+            })
+        }
+        Err(e) => {
+            let kept = folder.fail();
+            tracing::warn!("extract failed; what was written is kept in {}", kept.display());
+            Err(e)
+        }
+    }
+}
+
+struct LandedObject {
+    name: String,
+    file: FileEntry,
+    stats: LandStats,
+    columns: Vec<crate::landing::manifest::ColumnInfo>,
+}
+
+fn land_export(
+    export: &CsvExport,
+    folder: &ExtractFolder,
+    opts: &ExtractOptions,
+    timings: &mut ExtractTimings,
+) -> Result<Manifest> {
+    let started_at = now_rfc3339();
+    let clock = std::time::Instant::now();
+    let quarantine: SharedQuarantine = Mutex::new(QuarantineWriter::create(&folder.path.join(QUARANTINE_FILE))?);
+
+    // Largest files first, so the slowest object starts at once.
+    let mut queue: Vec<&ExportObject> = export.objects.iter().collect();
+    queue.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    let progress = crate::progress::rows("extract");
+    let next = AtomicUsize::new(0);
+    let abort = AtomicBool::new(false);
+    let results: Mutex<Vec<Result<LandedObject>>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..opts.parallel_objects.min(queue.len()).max(1) {
+            scope.spawn(|| loop {
+                if abort.load(Ordering::Relaxed) {
+                    return;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(object) = queue.get(i) else { return };
+                let result = land_one(object, export, folder, opts, &quarantine, &|n| progress.inc(n));
+                if result.is_err() {
+                    abort.store(true, Ordering::Relaxed);
+                }
+                results.lock().expect("no landing thread panics holding results").push(result);
+            });
+        }
+    });
+    progress.finish_and_clear();
+
+    let mut landed = BTreeMap::new();
+    for result in results.into_inner().expect("landing threads finished") {
+        let object = result?;
+        landed.insert(object.name.clone(), object);
+    }
+
+    timings.objects_seconds = clock.elapsed().as_secs_f64();
+    let clock = std::time::Instant::now();
+    let mut quarantine = quarantine.into_inner().expect("landing threads finished");
+    let (attachments, attachment_problems) = match (landed.get("attachments"), export.objects.iter().find(|o| o.name == "attachments")) {
+        (Some(landed_attachments), Some(_)) => land_attachment_contents(
+            &folder.path.join(&landed_attachments.file.file),
+            &export.dir,
+            &folder.path.join(ATTACHMENTS_FILE),
+            &mut quarantine,
+        )?,
+        _ => (empty_attachments(&folder.path.join(ATTACHMENTS_FILE))?, 0),
+    };
+    let quarantine_entry = quarantine.finish()?;
+    timings.attachments_seconds = clock.elapsed().as_secs_f64();
+
+    let objects = conserve(export, &landed)?;
+    let watermark = landed.values().filter_map(|o| o.stats.watermark_micros).max().map(micros_to_rfc3339);
+    let pending_ids = landed.get("work_orders").map(|o| o.stats.pending_sync_ids.clone()).unwrap_or_default();
+    let manifest = Manifest {
+        format: FORMAT_VERSION,
+        extract_id: folder.id.clone(),
+        ferry_version: env!("CARGO_PKG_VERSION").to_string(),
+        source: SourceInfo {
+            kind: "csv".into(),
+            location: export.dir.display().to_string(),
+        },
+        exported_at: export.exported_at.clone(),
+        timezone: Some(export.timezone.name().to_string()),
+        since: None,
+        started_at,
+        finished_at: now_rfc3339(),
+        watermark,
+        objects,
+        quarantine: quarantine_entry,
+        attachments: AttachmentsManifest {
+            content_bytes: attachments.1,
+            file: attachments.0,
+            problems: attachment_problems,
+        },
+        pending_sync: PendingSync {
+            ids: pending_ids,
+            allowed: opts.allow_pending,
+        },
+    };
+    manifest.write(&folder.path.join(MANIFEST_FILE))?;
+    Ok(manifest)
+}
+
+fn land_one(
+    object: &ExportObject,
+    export: &CsvExport,
+    folder: &ExtractFolder,
+    opts: &ExtractOptions,
+    quarantine: &SharedQuarantine,
+    on_rows: &(dyn Fn(u64) + Sync),
+) -> Result<LandedObject> {
+    let path = folder.path.join(format!("{}.parquet", object.name));
+    let lander = csv_export::land_object(
+        object,
+        export.timezone,
+        |plan| ObjectLander::create(&object.name, plan, &path, opts.batch_rows, TimeBasis::Local(export.timezone), quarantine),
+        on_rows,
+    )?;
+    let columns = lander.column_infos();
+    let (file, stats) = lander.finish()?;
+    Ok(LandedObject {
+        name: object.name.clone(),
+        file,
+        stats,
+        columns,
+    })
+}
+
+/// Source rows = landed + quarantined for every object, or the extract fails.
+fn conserve(export: &CsvExport, landed: &BTreeMap<String, LandedObject>) -> Result<BTreeMap<String, ObjectManifest>> {
+    let mut objects = BTreeMap::new();
+    let mut broken = Vec::new();
+    for source in &export.objects {
+        let object = &landed[&source.name];
+        let accounted = object.stats.landed + object.stats.quarantined;
+        if accounted != source.rows {
+            broken.push(format!(
+                "{}: manifest.json says {} rows but the file holds {} records ({} landed + {} quarantined)",
+                source.file_name, source.rows, accounted, object.stats.landed, object.stats.quarantined
+            ));
+        }
+        objects.insert(
+            source.name.clone(),
+            ObjectManifest {
+                file: object.file.clone(),
+                source_file: Some(source.file_name.clone()),
+                source_sha256: Some(sha256_file(&source.path)?),
+                source_rows: source.rows,
+                landed_rows: object.stats.landed,
+                quarantined_rows: object.stats.quarantined,
+                watermark: object.stats.watermark_micros.map(micros_to_rfc3339),
+                columns: object.columns.clone(),
+                ambiguous_local_times: object.stats.ambiguous_local_times,
+            },
+        );
+    }
+    if broken.is_empty() {
+        Ok(objects)
+    } else {
+        Err(Error::input(
+            &export.dir,
+            format!("rows are not conserved:\n  {}", broken.join("\n  ")),
+            "a file is truncated, or an unbalanced quote merged records: export again (the partial landing is kept as .failed for inspection)",
+        ))
+    }
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = File::open(path).at(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).at(path)?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+fn empty_attachments(path: &Path) -> Result<(FileEntry, u64)> {
+    let writer = AttachmentWriter::create(path)?;
+    Ok((writer.finish()?, 0))
+}
+
+/// Reads each landed attachment's content from the export, checks it
+/// against the stated size and sha256, and lands it; problems go to
+/// quarantine as `attachment_files` rows.
+fn land_attachment_contents(
+    attachments_parquet: &Path,
+    export_dir: &Path,
+    out: &Path,
+    quarantine: &mut QuarantineWriter,
+) -> Result<((FileEntry, u64), u64)> {
+    let mut writer = AttachmentWriter::create(out)?;
+    let mut problems = 0u64;
+    let file = File::open(attachments_parquet).at(attachments_parquet)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::parquet(attachments_parquet, e))?;
+    let schema = builder.parquet_schema();
+    let wanted = ["id", "file_name", "size_bytes", "sha256"];
+    let indices: Vec<usize> = wanted
+        .iter()
+        .map(|name| {
+            schema
+                .columns()
+                .iter()
+                .position(|c| c.name() == *name)
+                .expect("attachments.parquet holds the documented fields")
+        })
+        .collect();
+    let mask = ProjectionMask::leaves(schema, indices);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(4096)
+        .build()
+        .map_err(|e| Error::parquet(attachments_parquet, e))?;
+    let progress = crate::progress::rows("attachments");
+    for batch in reader {
+        let batch = batch.map_err(|e| Error::parquet(attachments_parquet, e))?;
+        let ids = batch.column_by_name("id").expect("projected").as_string::<i32>();
+        let names = batch.column_by_name("file_name").expect("projected").as_string::<i32>();
+        let sizes = batch.column_by_name("size_bytes").expect("projected").as_primitive::<Int64Type>();
+        let hashes = batch.column_by_name("sha256").expect("projected").as_string::<i32>();
+        for row in 0..batch.num_rows() {
+            let id = ids.value(row);
+            let name = (!names.is_null(row)).then(|| names.value(row));
+            let stated_size = (!sizes.is_null(row)).then(|| sizes.value(row));
+            let stated_sha = (!hashes.is_null(row)).then(|| hashes.value(row).to_ascii_lowercase());
+            let mut reject = |field: &str, reason: String, raw: Vec<u8>| {
+                problems += 1;
+                quarantine.push(QuarantineRow {
+                    object: "attachment_files".into(),
+                    line: None,
+                    record_id: Some(id.to_string()),
+                    field: Some(field.to_string()),
+                    reason,
+                    raw,
+                })
+            };
+            match csv_export::read_attachment(export_dir, id) {
+                AttachmentContent::Missing(reason) => reject("content", reason, Vec::new())?,
+                AttachmentContent::Found { bytes, .. } => {
+                    let actual_sha = hex::encode(Sha256::digest(&bytes));
+                    if stated_size.is_some_and(|s| s != bytes.len() as i64) {
+                        let reason = format!(
+                            "content is {} bytes but size_bytes says {}",
+                            bytes.len(),
+                            stated_size.unwrap_or_default()
+                        );
+                        reject("size_bytes", reason, bytes)?;
+                    } else if stated_sha.as_deref().is_some_and(|s| s != actual_sha) {
+                        let reason = format!("content sha256 is {actual_sha} but the record says {}", stated_sha.unwrap_or_default());
+                        reject("sha256", reason, bytes)?;
+                    } else {
+                        writer.push(id, name, &actual_sha, &bytes)?;
+                    }
+                }
+            }
+            progress.inc(1);
+        }
+    }
+    progress.finish_and_clear();
+    let content_bytes = writer.content_bytes;
+    Ok(((writer.finish()?, content_bytes), problems))
+}

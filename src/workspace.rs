@@ -1,0 +1,356 @@
+//! The workspace: a folder holding `ferry.toml`, the landing zone, the
+//! staging database, mappings, SQL and reports (SPEC §2).
+//!
+//! Raw command-line flags become a validated [`Workspace`] here, before any
+//! core code runs; the rest of ferry only ever sees resolved paths and typed
+//! settings. Secrets are named by environment variable and read only when a
+//! command needs them, so they never sit in a struct that might be printed.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoContext, Result};
+
+pub const CONFIG_FILE: &str = "ferry.toml";
+pub const DATABASE_FILE: &str = "ferry.duckdb";
+
+/// Settings from `ferry.toml`. Unknown keys are rejected so a typo never
+/// silently falls back to a default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `sales` or `field-service`.
+    #[serde(default = "default_profile")]
+    pub profile: Profile,
+    /// Publisher prefix of custom columns and tables.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    #[serde(default)]
+    pub source: SourceConfig,
+    #[serde(default)]
+    pub target: TargetConfig,
+    #[serde(default)]
+    pub extract: ExtractConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    Sales,
+    FieldService,
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Profile::Sales => "sales",
+            Profile::FieldService => "field-service",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Csv,
+    Api,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    #[serde(default = "default_source_kind")]
+    pub kind: SourceKind,
+    /// CSV export folder (relative paths are relative to the workspace).
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// ServiceTracker API base URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Name of the environment variable holding the API key.
+    #[serde(default = "default_api_key_env")]
+    pub api_key_env: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default = "default_authority")]
+    pub authority: String,
+    #[serde(default)]
+    pub tenant: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default = "default_client_secret_env")]
+    pub client_secret_env: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractConfig {
+    /// Rows per Arrow batch / Parquet write.
+    #[serde(default = "default_batch_rows")]
+    pub batch_rows: usize,
+    /// Objects extracted at the same time.
+    #[serde(default = "default_parallel_objects")]
+    pub parallel_objects: usize,
+}
+
+fn default_profile() -> Profile {
+    Profile::Sales
+}
+fn default_prefix() -> String {
+    "st".into()
+}
+fn default_source_kind() -> SourceKind {
+    SourceKind::Csv
+}
+fn default_api_key_env() -> String {
+    "SERVICETRACKER_API_KEY".into()
+}
+fn default_authority() -> String {
+    "https://login.microsoftonline.com".into()
+}
+fn default_client_secret_env() -> String {
+    "FERRY_CLIENT_SECRET".into()
+}
+fn default_batch_rows() -> usize {
+    32 * 1024
+}
+fn default_parallel_objects() -> usize {
+    2
+}
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        SourceConfig {
+            kind: default_source_kind(),
+            path: None,
+            url: None,
+            api_key_env: default_api_key_env(),
+        }
+    }
+}
+
+impl Default for TargetConfig {
+    fn default() -> Self {
+        TargetConfig {
+            url: None,
+            authority: default_authority(),
+            tenant: None,
+            client_id: None,
+            client_secret_env: default_client_secret_env(),
+        }
+    }
+}
+
+impl Default for ExtractConfig {
+    fn default() -> Self {
+        ExtractConfig {
+            batch_rows: default_batch_rows(),
+            parallel_objects: default_parallel_objects(),
+        }
+    }
+}
+
+impl Config {
+    fn validate(&self, path: &Path) -> Result<()> {
+        let bad = |message: String, what: &str| Err(Error::input(path, message, what));
+        if !self
+            .prefix
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            || self.prefix.len() < 2
+            || self.prefix.len() > 8
+            || !self.prefix.starts_with(|c: char| c.is_ascii_lowercase())
+        {
+            return bad(
+                format!("prefix `{}` is not a valid publisher prefix", self.prefix),
+                "use 2-8 lowercase letters or digits, starting with a letter (Dataverse's rule), e.g. prefix = \"st\"",
+            );
+        }
+        if self.extract.batch_rows == 0 || self.extract.parallel_objects == 0 {
+            return bad(
+                "extract.batch_rows and extract.parallel_objects must be at least 1".into(),
+                "remove them to use the defaults",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A workspace folder with its parsed settings.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub root: PathBuf,
+    pub config: Config,
+}
+
+impl Workspace {
+    /// Opens the workspace at `root`, reading and validating `ferry.toml`.
+    pub fn open(root: &Path) -> Result<Self> {
+        let config_path = root.join(CONFIG_FILE);
+        if !root.is_dir() {
+            return Err(Error::input(
+                root,
+                "workspace folder does not exist",
+                "create one with `ferry init DIR`, or pass --workspace DIR",
+            ));
+        }
+        let text = match std::fs::read_to_string(&config_path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::input(
+                    &config_path,
+                    "not a ferry workspace (no ferry.toml)",
+                    "run `ferry init DIR` first, or pass --workspace DIR",
+                ))
+            }
+            Err(e) => return Err(e).at(&config_path),
+        };
+        let config: Config = toml::from_str(&text).map_err(|e| {
+            Error::input(
+                &config_path,
+                format!("invalid settings: {}", e.to_string().trim_end()),
+                "fix the line named above; `ferry init` writes a documented example",
+            )
+        })?;
+        config.validate(&config_path)?;
+        let root = std::path::absolute(root).at(root)?;
+        Ok(Workspace { root, config })
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join(CONFIG_FILE)
+    }
+    pub fn database_path(&self) -> PathBuf {
+        self.root.join(DATABASE_FILE)
+    }
+    pub fn landing_dir(&self) -> PathBuf {
+        self.root.join("landing")
+    }
+    pub fn reports_dir(&self) -> PathBuf {
+        self.root.join("reports")
+    }
+    pub fn sql_dir(&self) -> PathBuf {
+        self.root.join("sql")
+    }
+    pub fn mapping_dir(&self) -> PathBuf {
+        self.root.join("mapping")
+    }
+
+    /// The CSV export folder named by `source.path`, resolved against the
+    /// workspace.
+    pub fn csv_source_dir(&self) -> Result<PathBuf> {
+        match &self.config.source.path {
+            Some(p) if p.is_absolute() => Ok(p.clone()),
+            Some(p) => Ok(self.root.join(p)),
+            None => Err(Error::input(
+                self.config_path(),
+                "source.kind is \"csv\" but source.path is not set",
+                "set source.path to the ServiceTracker export folder (the one holding manifest.json)",
+            )),
+        }
+    }
+}
+
+/// The documented `ferry.toml` that `ferry init` writes.
+pub fn config_template(profile: Profile, source: &SourceSetting, target: Option<&str>) -> String {
+    let (kind, location) = match source {
+        SourceSetting::Csv(path) => ("csv", format!("path = {}", toml_string(&path.to_string_lossy()))),
+        SourceSetting::Api(url) => ("api", format!("url = {}", toml_string(url))),
+        SourceSetting::Unset => ("csv", "# path = \"/data/servicetracker-export\"".to_string()),
+    };
+    let target_url = match target {
+        Some(url) => format!("url = {}", toml_string(url)),
+        None => "# url = \"https://contoso.crm.dynamics.com\"".to_string(),
+    };
+    format!(
+        r#"# ferry workspace settings.
+# Secrets never live in this file: only the *names* of the environment
+# variables that hold them.
+
+# Target model: "sales" (work orders become Cases) or "field-service"
+# (work orders become msdyn_workorder).
+profile = "{profile}"
+
+# Publisher prefix of the custom columns and tables ferry creates
+# (st_record_id, st_equipment, ...). 2-8 lowercase letters or digits.
+prefix = "st"
+
+[source]
+# "csv": a ServiceTracker CSV export folder (the one holding manifest.json).
+# "api": the ServiceTracker REST API.
+kind = "{kind}"
+{location}
+# Environment variable holding the ServiceTracker API key (kind = "api").
+api_key_env = "SERVICETRACKER_API_KEY"
+
+[target]
+# Dataverse organisation URL.
+{target_url}
+# Entra ID token authority and tenant for the client-credentials flow.
+authority = "https://login.microsoftonline.com"
+# tenant = "00000000-0000-0000-0000-000000000000"
+# client_id = "00000000-0000-0000-0000-000000000000"
+# Environment variable holding the client secret.
+client_secret_env = "FERRY_CLIENT_SECRET"
+
+[extract]
+# Rows per Arrow batch written to Parquet.
+batch_rows = 32768
+# How many objects are extracted at the same time.
+parallel_objects = 2
+"#
+    )
+}
+
+/// Where `ferry init --source` points the workspace.
+#[derive(Debug, Clone)]
+pub enum SourceSetting {
+    Csv(PathBuf),
+    Api(String),
+    Unset,
+}
+
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_parses_to_the_documented_defaults() {
+        let text = config_template(Profile::Sales, &SourceSetting::Unset, None);
+        let config: Config = toml::from_str(&text).unwrap();
+        assert_eq!(config.prefix, "st");
+        assert_eq!(config.source.kind, SourceKind::Csv);
+        assert_eq!(config.source.api_key_env, "SERVICETRACKER_API_KEY");
+        assert_eq!(config.target.authority, "https://login.microsoftonline.com");
+        assert_eq!(config.extract.batch_rows, 32768);
+    }
+
+    #[test]
+    fn template_quotes_paths_safely() {
+        let text = config_template(
+            Profile::FieldService,
+            &SourceSetting::Csv(PathBuf::from("C:\\exports\\\"q\"")),
+            Some("http://127.0.0.1:9000"),
+        );
+        let config: Config = toml::from_str(&text).unwrap();
+        assert_eq!(config.profile, Profile::FieldService);
+        assert_eq!(config.source.path.unwrap(), PathBuf::from("C:\\exports\\\"q\""));
+        assert_eq!(config.target.url.as_deref(), Some("http://127.0.0.1:9000"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = toml::from_str::<Config>("prefx = \"st\"").unwrap_err();
+        assert!(err.to_string().contains("prefx"));
+    }
+}
