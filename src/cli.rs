@@ -65,6 +65,16 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
         format: SqlFormat,
     },
+    /// Generate a dataset and run every stage that exists on it, end to end.
+    Demo {
+        /// Folder for the demo (a previous demo's folder is replaced).
+        #[arg(default_value = "ferry-demo")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        customers: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// Render reports to reports/.
     Report {
         #[arg(default_value = "all")]

@@ -2,6 +2,7 @@
 //! validated workspace and calls the command; commands return an
 //! [`Outcome`] (exit 0 or 1) or an [`crate::Error`] (exit 2 or 3).
 
+pub mod demo;
 pub mod extract;
 pub mod generate;
 pub mod init;
@@ -35,6 +36,11 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Sql { query, format } => {
             sql::run(&Workspace::open(&cli.workspace)?, query, format)
         }
+        Command::Demo {
+            dir,
+            customers,
+            seed,
+        } => demo::run(&dir, customers, seed, json),
         Command::Report { name } => report::run(&Workspace::open(&cli.workspace)?, &name, json),
     }
 }
