@@ -57,12 +57,12 @@ SELECT
         WHEN 'undocumented_rows' THEN 'value outside the documented picklist'
         WHEN 'email_invalid'     THEN 'not a valid e-mail address'
         WHEN 'before_1753'       THEN 'date before 1753 (Dataverse minimum)'
-        WHEN 'in_future'         THEN 'date after the extract was taken'
+        WHEN 'in_future'         THEN 'date after the extract was taken (expected for end or due dates)'
         WHEN 'email_free_mail'   THEN 'free-mail domain (no company domain)'
         WHEN 'html_like'         THEN 'contains HTML-like markup'
         WHEN 'leading_zero'      THEN 'digits with a leading zero: keep as text'
     END AS description,
-    CASE WHEN i.issue IN ('orphans', 'undocumented_rows', 'email_invalid', 'before_1753', 'in_future')
+    CASE WHEN i.issue IN ('orphans', 'undocumented_rows', 'email_invalid', 'before_1753')
          THEN 'problem' ELSE 'review' END AS severity,
     i.affected_rows,
     f.rows AS total_rows

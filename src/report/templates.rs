@@ -1,0 +1,217 @@
+//! The HTML templates, embedded in the binary, and the one minijinja
+//! [`Environment`] that renders them.
+//!
+//! Strict undefined behaviour makes a misspelt column in a template an error
+//! instead of an empty cell; `.html.j2` names get HTML auto-escaping, so every
+//! value from the data is escaped unless a template says otherwise (none
+//! does). The few filters registered here format numbers for people.
+
+use minijinja::{Environment, Error as TemplateError, ErrorKind, UndefinedBehavior, Value};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// The layout every report extends.
+pub const BASE_TEMPLATE: &str = "base.html.j2";
+
+/// Every embedded template: (name, source).
+const TEMPLATES: &[(&str, &str)] = &[
+    (BASE_TEMPLATE, include_str!("../../templates/base.html.j2")),
+    (
+        "inventory.html.j2",
+        include_str!("../../templates/inventory.html.j2"),
+    ),
+];
+
+/// Owns the template environment; build it once, render many reports.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    pub fn new() -> Result<Self> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)
+                .map_err(|e| template_error(name, &e))?;
+        }
+        env.add_filter("num", format_number);
+        env.add_filter("pct", format_percent);
+        env.add_filter("clip", clip);
+        Ok(Templates { env })
+    }
+
+    /// Report names that have a template (every template but the layout).
+    pub fn reports() -> Vec<&'static str> {
+        TEMPLATES
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| *name != BASE_TEMPLATE)
+            .filter_map(|name| name.strip_suffix(".html.j2"))
+            .collect()
+    }
+
+    /// The template file name of a report.
+    pub fn template_name(report: &str) -> String {
+        format!("{report}.html.j2")
+    }
+
+    pub fn render(&self, template: &str, context: impl Serialize) -> Result<String> {
+        let tmpl = self
+            .env
+            .get_template(template)
+            .map_err(|e| template_error(template, &e))?;
+        tmpl.render(context)
+            .map_err(|e| template_error(template, &e))
+    }
+}
+
+fn template_error(name: &str, err: &TemplateError) -> Error {
+    // Not `{:#}`: its debug dump of every variable can run to megabytes.
+    let place = match (err.name(), err.line()) {
+        (Some(template), Some(line)) => format!("{template} line {line}"),
+        _ => name.to_string(),
+    };
+    let hint = if err.kind() == ErrorKind::UndefinedError {
+        "\n  what to do: the report SQL in the workspace does not return a column the template needs; \
+         restore the built-in SQL (run `ferry init /tmp/ferry-fresh` and copy its sql/reports/ file) or add the column"
+    } else {
+        ""
+    };
+    Error::Usage(format!("template {place}: {err}{hint}"))
+}
+
+/// Filters receive undefined values even in strict mode: refuse them, so a
+/// misspelt column is an error rather than a quiet dash.
+fn defined(value: &Value, filter: &str) -> std::result::Result<(), TemplateError> {
+    if value.is_undefined() {
+        return Err(TemplateError::new(
+            ErrorKind::UndefinedError,
+            format!("`{filter}` was given an undefined value (is the column missing from the report SQL?)"),
+        ));
+    }
+    Ok(())
+}
+
+/// `1234567` → `1,234,567`; floats keep up to two decimals; none → `—`.
+fn format_number(value: Value) -> std::result::Result<String, TemplateError> {
+    defined(&value, "num")?;
+    if value.is_none() {
+        return Ok("—".into());
+    }
+    if let Ok(int) = i64::try_from(value.clone()) {
+        return Ok(group_thousands(int));
+    }
+    if let Ok(float) = f64::try_from(value.clone()) {
+        let rounded = format!("{float:.2}");
+        let (whole, fraction) = rounded.split_once('.').unwrap_or((&rounded, ""));
+        let whole: i64 = whole.parse().unwrap_or(0);
+        let fraction = fraction.trim_end_matches('0');
+        let sign = if float < 0.0 && whole == 0 { "-" } else { "" };
+        return Ok(if fraction.is_empty() {
+            format!("{sign}{}", group_thousands(whole))
+        } else {
+            format!("{sign}{}.{fraction}", group_thousands(whole))
+        });
+    }
+    Ok(value.to_string())
+}
+
+fn group_thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    if n < 0 {
+        format!("-{grouped}")
+    } else {
+        grouped
+    }
+}
+
+/// A ratio 0..1 as a percentage: `0.125` → `12.5%`; small non-zero ratios
+/// never round to a misleading `0%`.
+fn format_percent(value: Value) -> std::result::Result<String, TemplateError> {
+    defined(&value, "pct")?;
+    if value.is_none() {
+        return Ok("—".into());
+    }
+    let ratio = f64::try_from(value)
+        .map_err(|_| TemplateError::new(ErrorKind::InvalidOperation, "pct expects a number"))?;
+    let percent = ratio * 100.0;
+    Ok(if percent > 0.0 && percent < 0.1 {
+        "<0.1%".into()
+    } else if percent < 100.0 && percent > 99.9 {
+        ">99.9%".into()
+    } else {
+        let text = format!("{percent:.1}");
+        format!("{}%", text.strip_suffix(".0").unwrap_or(&text))
+    })
+}
+
+/// Shortens text to `limit` characters with an ellipsis, for table cells.
+fn clip(value: Value, limit: Option<usize>) -> std::result::Result<String, TemplateError> {
+    defined(&value, "clip")?;
+    let limit = limit.unwrap_or(60);
+    let text = if value.is_none() {
+        String::new()
+    } else {
+        value.to_string()
+    };
+    Ok(if text.chars().count() > limit {
+        let kept: String = text.chars().take(limit.saturating_sub(1)).collect();
+        format!("{kept}…")
+    } else {
+        text
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_grouped_for_reading() {
+        assert_eq!(format_number(Value::from(1234567)).unwrap(), "1,234,567");
+        assert_eq!(format_number(Value::from(-1000)).unwrap(), "-1,000");
+        assert_eq!(format_number(Value::from(12.5)).unwrap(), "12.5");
+        assert_eq!(format_number(Value::from(())).unwrap(), "—");
+    }
+
+    #[test]
+    fn percentages_never_hide_small_counts() {
+        assert_eq!(format_percent(Value::from(0.125)).unwrap(), "12.5%");
+        assert_eq!(format_percent(Value::from(0.0)).unwrap(), "0%");
+        assert_eq!(format_percent(Value::from(1.0)).unwrap(), "100%");
+        assert_eq!(format_percent(Value::from(0.0001)).unwrap(), "<0.1%");
+        assert_eq!(format_percent(Value::from(0.99999)).unwrap(), ">99.9%");
+    }
+
+    #[test]
+    fn clip_shortens_long_text() {
+        assert_eq!(clip(Value::from("abcdef"), Some(4)).unwrap(), "abc…");
+        assert_eq!(clip(Value::from("abc"), Some(4)).unwrap(), "abc");
+        assert!(clip(Value::UNDEFINED, None).is_err());
+        assert!(format_number(Value::UNDEFINED).is_err());
+    }
+
+    #[test]
+    fn every_template_parses_and_values_are_escaped() {
+        let templates = Templates::new().unwrap();
+        assert_eq!(Templates::reports(), vec!["inventory"]);
+        let mut env = Environment::new();
+        env.add_template("x.html.j2", "{{ v }}").unwrap();
+        let out = env
+            .get_template("x.html.j2")
+            .unwrap()
+            .render(minijinja::context! { v => "<script>" })
+            .unwrap();
+        assert_eq!(out, "&lt;script&gt;");
+        drop(templates);
+    }
+}

@@ -1,0 +1,527 @@
+//! Staging: landed extracts → `raw.*` in `ferry.duckdb`, with a ledger of
+//! what was staged (`meta.extracts`, `meta.extract_objects`) and the source
+//! inventory rebuilt over the current data (SPEC §1 "stage").
+//!
+//! Each extract is staged in one DuckDB transaction: its files are checked
+//! against the manifest first, then every table is loaded, then the ledger
+//! row is written, then it commits — so an extract is either entirely in
+//! `raw.*` or not at all, and `meta.extracts` says which. Staging is
+//! idempotent: an extract already in the ledger is skipped, and rows already
+//! staged by an earlier extract are not added again.
+
+pub mod db;
+pub mod discover;
+pub mod inventory;
+pub mod raw;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use duckdb::Connection;
+use serde::Serialize;
+
+pub use db::{open_database, open_existing_database, quote_ident};
+use discover::{
+    read_manifest, resolve_file, scan_landing, verify_files, LandedExtract, SkippedEntry,
+};
+use inventory::{object_order, rebuild_inventory, InventorySummary};
+use raw::{
+    create_current_view, current_view, load_parquet, RawTable, WidenedColumn,
+    ATTACHMENT_CONTENT_TABLE, ATTACHMENT_KEY, CURRENT_SUFFIX, OBJECT_KEY, QUARANTINE_KEY,
+    QUARANTINE_TABLE, RAW_SCHEMA,
+};
+
+use crate::error::{Error, Result};
+use crate::landing::manifest::Manifest;
+use crate::landing::MANIFEST_FILE;
+use crate::progress;
+use crate::workspace::Workspace;
+
+/// What `ferry stage` did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StageSummary {
+    /// Extracts loaded by this run, in id order.
+    pub staged: Vec<StagedExtract>,
+    /// Complete extracts an earlier run had already staged.
+    pub already_staged: Vec<String>,
+    /// Landing entries that were not read, and why.
+    pub skipped: Vec<SkippedEntry>,
+    /// Every staged object: this run's numbers and the current record count.
+    pub objects: Vec<ObjectSummary>,
+    /// Set when the inventory was rebuilt (something new was staged, or it
+    /// was missing).
+    pub inventory: Option<InventorySummary>,
+    /// Things the analyst should know, in the order they were found.
+    pub warnings: Vec<String>,
+}
+
+impl StageSummary {
+    /// Whether this run loaded anything.
+    pub fn nothing_new(&self) -> bool {
+        self.staged.is_empty()
+    }
+}
+
+/// One extract loaded by this run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StagedExtract {
+    pub extract_id: String,
+    pub objects: Vec<StagedObject>,
+    /// Rows of `_quarantine.parquet`, and how many were not already staged.
+    pub quarantine_rows: u64,
+    pub new_quarantine_rows: u64,
+    /// Rows of `_attachments.parquet`, and how many were not already staged.
+    pub attachment_rows: u64,
+    pub new_attachment_rows: u64,
+    /// Work orders the extract found waiting for offline sync.
+    pub pending_sync: usize,
+    /// Whether the extract was run with `--allow-pending`.
+    pub pending_sync_allowed: bool,
+}
+
+/// One object of one extract.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StagedObject {
+    pub object: String,
+    pub landed_rows: u64,
+    pub quarantined_rows: u64,
+    /// Rows inserted into `raw.<object>`: versions not staged before.
+    pub new_versions: u64,
+    pub added_columns: Vec<String>,
+    pub widened_columns: Vec<WidenedColumn>,
+}
+
+/// Per object over the whole run.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ObjectSummary {
+    pub object: String,
+    /// Rows landed by the extracts staged in this run.
+    pub landed_rows: u64,
+    /// Versions this run added to `raw.<object>`.
+    pub new_versions: u64,
+    /// Rows of `raw.<object>_current` after this run.
+    pub current_records: u64,
+    /// Rows the extracts staged in this run quarantined for this object.
+    pub quarantined_rows: u64,
+}
+
+/// Stages every complete extract not staged yet, in id order, then rebuilds
+/// the inventory.
+pub fn stage_workspace(ws: &Workspace) -> Result<StageSummary> {
+    let landing_dir = ws.landing_dir();
+    let scan = scan_landing(&landing_dir)?;
+    // Without a database nothing was ever staged: do not create an empty one
+    // just to say so.
+    if scan.complete.is_empty() && !ws.database_path().is_file() {
+        return Err(nothing_ever_landed(
+            &landing_dir,
+            scan.landing_exists,
+            &scan.skipped,
+        ));
+    }
+    let mut conn = open_database(ws)?;
+    create_ledger(&conn)?;
+    let already: BTreeSet<String> = staged_extract_ids(&conn)?;
+    if scan.complete.is_empty() && already.is_empty() {
+        return Err(nothing_ever_landed(
+            &landing_dir,
+            scan.landing_exists,
+            &scan.skipped,
+        ));
+    }
+
+    let mut summary = StageSummary {
+        skipped: scan.skipped.clone(),
+        ..StageSummary::default()
+    };
+    for skipped in &scan.skipped {
+        summary.warnings.push(format!(
+            "skipped landing/{}: {}",
+            skipped.name, skipped.reason
+        ));
+    }
+    if !scan.landing_exists {
+        summary.warnings.push(format!(
+            "{} does not exist: nothing new to stage",
+            landing_dir.display()
+        ));
+    }
+
+    let to_stage: Vec<&LandedExtract> = scan
+        .complete
+        .iter()
+        .filter(|e| {
+            let done = already.contains(&e.extract_id);
+            if done {
+                summary.already_staged.push(e.extract_id.clone());
+            }
+            !done
+        })
+        .collect();
+    if let Some(newest) = already.iter().next_back() {
+        for extract in to_stage
+            .iter()
+            .filter(|e| e.extract_id.as_str() < newest.as_str())
+        {
+            summary.warnings.push(format!(
+                "{} is older than {newest}, which is already staged: its rows are kept as history, and where a record is also in a newer extract the newer version stays current",
+                extract.extract_id
+            ));
+        }
+    }
+    for extract in to_stage {
+        match stage_extract(&mut conn, extract, &mut summary.warnings) {
+            Ok(staged) => summary.staged.push(staged),
+            Err(err) => {
+                // Extracts before this one are committed: keep the inventory
+                // in step with them before reporting the failure.
+                if !summary.staged.is_empty() {
+                    let _ = rebuild_inventory(&mut conn);
+                }
+                return Err(err);
+            }
+        }
+    }
+
+    let inventory_missing = !db::relation_exists(&conn, "meta", "inventory_fields")?;
+    if !summary.staged.is_empty() || inventory_missing {
+        let bar = progress::steps("inventory", 1);
+        summary.inventory = Some(rebuild_inventory(&mut conn)?);
+        bar.finish_and_clear();
+    }
+    summary.objects = object_summaries(&conn, &summary.staged)?;
+    Ok(summary)
+}
+
+fn nothing_ever_landed(
+    landing_dir: &Path,
+    landing_exists: bool,
+    skipped: &[SkippedEntry],
+) -> Error {
+    if !landing_exists {
+        return Error::input(
+            landing_dir,
+            "no landing folder: nothing has been extracted yet",
+            "run `ferry extract` first",
+        );
+    }
+    let message = if skipped.is_empty() {
+        "no extract has landed yet".to_string()
+    } else {
+        format!(
+            "no complete extract to stage ({} other entr{} skipped: {})",
+            skipped.len(),
+            if skipped.len() == 1 { "y" } else { "ies" },
+            skipped
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    Error::input(
+        landing_dir,
+        message,
+        "run `ferry extract` (an interrupted extract resumes where it stopped)",
+    )
+}
+
+/// `meta.extracts` and `meta.extract_objects`: which extracts are in
+/// `raw.*` and what each brought.
+const LEDGER_DDL: &str = r#"
+CREATE TABLE IF NOT EXISTS meta.extracts (
+    extract_id           VARCHAR PRIMARY KEY,
+    source_kind          VARCHAR NOT NULL,   -- csv | api
+    location             VARCHAR NOT NULL,   -- export folder or API base URL
+    exported_at          VARCHAR,            -- as the source export states it
+    timezone             VARCHAR,            -- IANA name local timestamps were read in
+    since                TIMESTAMPTZ,        -- delta extracts: the watermark they started from
+    started_at           TIMESTAMPTZ NOT NULL,
+    finished_at          TIMESTAMPTZ NOT NULL,
+    watermark            TIMESTAMPTZ,        -- newest modified_at landed
+    pending_sync_count   BIGINT NOT NULL,    -- work orders waiting for offline sync
+    pending_sync_allowed BOOLEAN NOT NULL,   -- extracted with --allow-pending
+    quarantine_rows      BIGINT NOT NULL,
+    new_quarantine_rows  BIGINT NOT NULL,    -- rows added to raw._quarantine
+    attachment_rows      BIGINT NOT NULL,
+    new_attachment_rows  BIGINT NOT NULL,    -- rows added to raw.attachment_content
+    staged_at            TIMESTAMPTZ NOT NULL,
+    manifest             VARCHAR NOT NULL    -- the extract's _manifest.json, verbatim
+);
+
+CREATE TABLE IF NOT EXISTS meta.extract_objects (
+    extract_id       VARCHAR NOT NULL,
+    object           VARCHAR NOT NULL,
+    source_rows      BIGINT NOT NULL,
+    landed_rows      BIGINT NOT NULL,
+    quarantined_rows BIGINT NOT NULL,
+    new_versions     BIGINT NOT NULL,        -- rows actually inserted into raw.<object>
+    parquet_sha256   VARCHAR NOT NULL,
+    watermark        TIMESTAMPTZ,
+    PRIMARY KEY (extract_id, object)
+);
+"#;
+
+fn create_ledger(conn: &Connection) -> Result<()> {
+    conn.execute_batch(LEDGER_DDL)?;
+    Ok(())
+}
+
+fn staged_extract_ids(conn: &Connection) -> Result<BTreeSet<String>> {
+    let mut stmt = conn.prepare("SELECT extract_id FROM meta.extracts")?;
+    let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// Stages one extract in one transaction.
+fn stage_extract(
+    conn: &mut Connection,
+    extract: &LandedExtract,
+    warnings: &mut Vec<String>,
+) -> Result<StagedExtract> {
+    let manifest_path = extract.dir.join(MANIFEST_FILE);
+    let manifest = read_manifest(extract)?;
+    check_object_names(&manifest, &manifest_path)?;
+    let times = ManifestTimes::parse(&manifest, &manifest_path)?;
+    let started = std::time::Instant::now();
+    verify_files(extract, &manifest)?;
+    tracing::debug!(
+        extract = extract.extract_id.as_str(),
+        ms = started.elapsed().as_millis() as u64,
+        "checksums verified"
+    );
+    let manifest_text = std::fs::read_to_string(&manifest_path).map_err(|e| Error::Io {
+        path: manifest_path.clone(),
+        source: e,
+    })?;
+
+    let id = extract.extract_id.as_str();
+    let bar = progress::steps(id, manifest.objects.len() as u64 + 2);
+    let tx = conn.transaction()?;
+    let mut staged = StagedExtract {
+        extract_id: id.to_string(),
+        pending_sync: manifest.pending_sync.ids.len(),
+        pending_sync_allowed: manifest.pending_sync.allowed,
+        ..StagedExtract::default()
+    };
+
+    let mut objects: Vec<(&String, _)> = manifest.objects.iter().collect();
+    objects.sort_by_key(|(name, _)| object_order(name));
+    for (object, entry) in objects {
+        bar.set_message(object.clone());
+        let file = resolve_file(extract, &entry.file)?;
+        let started = std::time::Instant::now();
+        let outcome = load_parquet(
+            &tx,
+            RawTable {
+                table: object,
+                key: OBJECT_KEY,
+            },
+            &file,
+            id,
+        )?;
+        create_current_view(&tx, object)?;
+        tracing::debug!(
+            extract = id,
+            object = object.as_str(),
+            inserted = outcome.inserted,
+            ms = started.elapsed().as_millis() as u64,
+            "loaded"
+        );
+        for widened in &outcome.widened_columns {
+            warnings.push(format!(
+                "{id}: raw.{object}.{} was {} and arrives as {}: widened to VARCHAR so no value is lost",
+                widened.column, widened.was, widened.incoming
+            ));
+        }
+        tx.execute(
+            "INSERT INTO meta.extract_objects VALUES (?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ))",
+            duckdb::params![
+                id,
+                object,
+                entry.source_rows as i64,
+                entry.landed_rows as i64,
+                entry.quarantined_rows as i64,
+                outcome.inserted as i64,
+                entry.file.sha256,
+                parse_optional_time(entry.watermark.as_deref(), "watermark", &manifest_path)?,
+            ],
+        )?;
+        staged.objects.push(StagedObject {
+            object: object.clone(),
+            landed_rows: entry.landed_rows,
+            quarantined_rows: entry.quarantined_rows,
+            new_versions: outcome.inserted,
+            added_columns: outcome.added_columns,
+            widened_columns: outcome.widened_columns,
+        });
+        bar.inc(1);
+    }
+
+    bar.set_message("quarantine");
+    let quarantine_file = resolve_file(extract, &manifest.quarantine)?;
+    let quarantine = RawTable {
+        table: QUARANTINE_TABLE,
+        key: QUARANTINE_KEY,
+    };
+    staged.quarantine_rows = manifest.quarantine.rows;
+    staged.new_quarantine_rows = load_parquet(&tx, quarantine, &quarantine_file, id)?.inserted;
+    bar.inc(1);
+
+    bar.set_message("attachments");
+    let attachments_file = resolve_file(extract, &manifest.attachments.file)?;
+    let attachments = RawTable {
+        table: ATTACHMENT_CONTENT_TABLE,
+        key: ATTACHMENT_KEY,
+    };
+    staged.attachment_rows = manifest.attachments.file.rows;
+    staged.new_attachment_rows = load_parquet(&tx, attachments, &attachments_file, id)?.inserted;
+    bar.inc(1);
+
+    tx.execute(
+        "INSERT INTO meta.extracts VALUES (?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ), \
+         CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ), ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ), ?)",
+        duckdb::params![
+            id,
+            manifest.source.kind,
+            manifest.source.location,
+            manifest.exported_at,
+            manifest.timezone,
+            times.since,
+            times.started_at,
+            times.finished_at,
+            times.watermark,
+            manifest.pending_sync.ids.len() as i64,
+            manifest.pending_sync.allowed,
+            staged.quarantine_rows as i64,
+            staged.new_quarantine_rows as i64,
+            staged.attachment_rows as i64,
+            staged.new_attachment_rows as i64,
+            Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+            manifest_text,
+        ],
+    )?;
+    tx.commit()?;
+    bar.finish_and_clear();
+
+    if staged.pending_sync > 0 {
+        warnings.push(if staged.pending_sync_allowed {
+            format!(
+                "{id}: {} work order(s) were pending offline sync when extracted (landed with --allow-pending): their staged values may be stale",
+                staged.pending_sync
+            )
+        } else {
+            format!(
+                "{id}: {} work order(s) were pending offline sync when extracted (the extract reported them); extract again once they have synced",
+                staged.pending_sync
+            )
+        });
+    }
+    Ok(staged)
+}
+
+/// Object names become table names next to ferry's own tables, so a name
+/// that could collide with them is refused.
+fn check_object_names(manifest: &Manifest, manifest_path: &Path) -> Result<()> {
+    for object in manifest.objects.keys() {
+        let reserved = object.starts_with('_')
+            || object == ATTACHMENT_CONTENT_TABLE
+            || object.ends_with(CURRENT_SUFFIX)
+            || object.is_empty();
+        if reserved {
+            return Err(Error::input(
+                manifest_path,
+                format!("object `{object}` would collide with a table ferry keeps in raw.*"),
+                "rename the object at the source (or report it as a ferry bug if it is a ServiceTracker object)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The manifest's timestamps, checked and normalised to what DuckDB casts
+/// to TIMESTAMPTZ without ambiguity.
+struct ManifestTimes {
+    since: Option<String>,
+    started_at: String,
+    finished_at: String,
+    watermark: Option<String>,
+}
+
+impl ManifestTimes {
+    fn parse(manifest: &Manifest, path: &Path) -> Result<Self> {
+        Ok(ManifestTimes {
+            since: parse_optional_time(manifest.since.as_deref(), "since", path)?,
+            started_at: parse_time(&manifest.started_at, "started_at", path)?,
+            finished_at: parse_time(&manifest.finished_at, "finished_at", path)?,
+            watermark: parse_optional_time(manifest.watermark.as_deref(), "watermark", path)?,
+        })
+    }
+}
+
+fn parse_time(text: &str, what: &str, path: &Path) -> Result<String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| {
+            t.with_timezone(&Utc)
+                .to_rfc3339_opts(SecondsFormat::Micros, true)
+        })
+        .map_err(|e| {
+            Error::input(
+                path,
+                format!("{what} `{text}` is not an RFC 3339 timestamp ({e})"),
+                "the manifest is damaged: delete the extract folder and run `ferry extract` again",
+            )
+        })
+}
+
+fn parse_optional_time(text: Option<&str>, what: &str, path: &Path) -> Result<Option<String>> {
+    text.map(|t| parse_time(t, what, path)).transpose()
+}
+
+/// Per object: this run's landed / new / quarantined rows and the current
+/// record count, for every object staged so far.
+fn object_summaries(conn: &Connection, staged: &[StagedExtract]) -> Result<Vec<ObjectSummary>> {
+    let mut by_object: BTreeMap<String, ObjectSummary> = BTreeMap::new();
+    let mut stmt = conn.prepare("SELECT DISTINCT object FROM meta.extract_objects")?;
+    let known = stmt.query_map([], |row| row.get::<_, String>(0))?;
+    for object in known {
+        let object = object?;
+        by_object.insert(
+            object.clone(),
+            ObjectSummary {
+                object,
+                ..ObjectSummary::default()
+            },
+        );
+    }
+    for extract in staged {
+        for o in &extract.objects {
+            let entry = by_object
+                .entry(o.object.clone())
+                .or_insert_with(|| ObjectSummary {
+                    object: o.object.clone(),
+                    ..ObjectSummary::default()
+                });
+            entry.landed_rows += o.landed_rows;
+            entry.new_versions += o.new_versions;
+            entry.quarantined_rows += o.quarantined_rows;
+        }
+    }
+    let mut summaries: Vec<ObjectSummary> = by_object.into_values().collect();
+    for summary in &mut summaries {
+        if raw::object_table_exists(conn, &summary.object)? {
+            let count: i64 = conn.query_row(
+                &format!(
+                    "SELECT count(*) FROM {}",
+                    db::qualified(RAW_SCHEMA, &current_view(&summary.object))
+                ),
+                [],
+                |row| row.get(0),
+            )?;
+            summary.current_records = count as u64;
+        }
+    }
+    summaries.sort_by_key(|s| object_order(&s.object));
+    Ok(summaries)
+}
