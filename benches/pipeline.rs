@@ -61,7 +61,8 @@ fn duckdb_baseline(export: &Path, out: &Path) -> f64 {
             csv.display().to_string().replace('\'', "''"),
             parquet.display().to_string().replace('\'', "''")
         );
-        conn.execute_batch(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        conn.execute_batch(&sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
     start.elapsed().as_secs_f64()
 }
@@ -77,7 +78,11 @@ fn main() {
         .unwrap_or(20_000);
     let scratch = tempfile::Builder::new()
         .prefix("ferry-bench-")
-        .tempdir_in(std::env::var("FERRY_BENCH_DIR").map(PathBuf::from).unwrap_or_else(|_| std::env::temp_dir()))
+        .tempdir_in(
+            std::env::var("FERRY_BENCH_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| std::env::temp_dir()),
+        )
         .expect("scratch dir");
     let export = scratch.path().join("export");
     let ws = scratch.path().join("ws");
@@ -85,7 +90,14 @@ fn main() {
     let ws_s = ws.display().to_string();
 
     eprintln!("generating {customers} customers into {export_s} …");
-    let generate = run_ferry(&["generate", &export_s, "--customers", &customers.to_string(), "--seed", "7"]);
+    let generate = run_ferry(&[
+        "generate",
+        &export_s,
+        "--customers",
+        &customers.to_string(),
+        "--seed",
+        "7",
+    ]);
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(export.join("manifest.json")).unwrap()).unwrap();
     let source_rows: u64 = manifest["objects"]
@@ -98,7 +110,11 @@ fn main() {
         .as_object()
         .unwrap()
         .values()
-        .map(|o| std::fs::metadata(export.join(o["file"].as_str().unwrap())).unwrap().len())
+        .map(|o| {
+            std::fs::metadata(export.join(o["file"].as_str().unwrap()))
+                .unwrap()
+                .len()
+        })
         .sum();
 
     run_ferry(&["init", &ws_s, "--source", &format!("csv:{export_s}")]);
@@ -113,8 +129,15 @@ fn main() {
 
     println!();
     println!("ferry landing benchmark: {customers} customers, {source_rows} source rows, {:.1} MiB of CSV", mib(csv_bytes));
-    println!("{:<28} {:>10} {:>14} {:>14}", "phase", "seconds", "rows/s", "peak RSS MiB");
-    for (name, m) in [("generate", &generate), ("extract (whole command)", &extract), ("stage", &stage)] {
+    println!(
+        "{:<28} {:>10} {:>14} {:>14}",
+        "phase", "seconds", "rows/s", "peak RSS MiB"
+    );
+    for (name, m) in [
+        ("generate", &generate),
+        ("extract (whole command)", &extract),
+        ("stage", &stage),
+    ] {
         println!(
             "{:<28} {:>10.2} {:>14.0} {:>14.1}",
             name,
@@ -141,6 +164,13 @@ fn main() {
         ferry_csv_seconds / duckdb_seconds,
         extract.seconds / duckdb_seconds
     );
-    let worst = [&generate, &extract, &stage].iter().map(|m| m.peak_rss_bytes).max().unwrap();
-    println!("peak RSS of any phase: {:.1} MiB (target ≤ 1024)", mib(worst));
+    let worst = [&generate, &extract, &stage]
+        .iter()
+        .map(|m| m.peak_rss_bytes)
+        .max()
+        .unwrap();
+    println!(
+        "peak RSS of any phase: {:.1} MiB (target ≤ 1024)",
+        mib(worst)
+    );
 }

@@ -260,9 +260,15 @@ impl Workspace {
 /// The documented `ferry.toml` that `ferry init` writes.
 pub fn config_template(profile: Profile, source: &SourceSetting, target: Option<&str>) -> String {
     let (kind, location) = match source {
-        SourceSetting::Csv(path) => ("csv", format!("path = {}", toml_string(&path.to_string_lossy()))),
+        SourceSetting::Csv(path) => (
+            "csv",
+            format!("path = {}", toml_string(&path.to_string_lossy())),
+        ),
         SourceSetting::Api(url) => ("api", format!("url = {}", toml_string(url))),
-        SourceSetting::Unset => ("csv", "# path = \"/data/servicetracker-export\"".to_string()),
+        SourceSetting::Unset => (
+            "csv",
+            "# path = \"/data/servicetracker-export\"".to_string(),
+        ),
     };
     let target_url = match target {
         Some(url) => format!("url = {}", toml_string(url)),
@@ -344,7 +350,10 @@ mod tests {
         );
         let config: Config = toml::from_str(&text).unwrap();
         assert_eq!(config.profile, Profile::FieldService);
-        assert_eq!(config.source.path.unwrap(), PathBuf::from("C:\\exports\\\"q\""));
+        assert_eq!(
+            config.source.path.unwrap(),
+            PathBuf::from("C:\\exports\\\"q\"")
+        );
         assert_eq!(config.target.url.as_deref(), Some("http://127.0.0.1:9000"));
     }
 

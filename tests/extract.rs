@@ -29,7 +29,14 @@ fn bom_crlf_embedded_newlines_and_a_non_utf8_byte() {
     assert_eq!(
         got,
         vec![
-            vec![text("CUS-000001"), text("Acme Heating"), text("Jane Roe"), text("60601"), text("North"), text("2")],
+            vec![
+                text("CUS-000001"),
+                text("Acme Heating"),
+                text("Jane Roe"),
+                text("60601"),
+                text("North"),
+                text("2")
+            ],
             vec![
                 text("CUS-000002"),
                 text("Bolt, \"Nuts\" & Co"),
@@ -38,7 +45,14 @@ fn bom_crlf_embedded_newlines_and_a_non_utf8_byte() {
                 None,
                 text("3")
             ],
-            vec![text("CUS-000004"), text("Café Müller 東京 🔧"), text("<b>Ana</b>"), text("60602"), text("South"), text("7")],
+            vec![
+                text("CUS-000004"),
+                text("Café Müller 東京 🔧"),
+                text("<b>Ana</b>"),
+                text("60602"),
+                text("South"),
+                text("7")
+            ],
         ]
     );
 
@@ -65,18 +79,48 @@ fn bom_crlf_embedded_newlines_and_a_non_utf8_byte() {
         &[&quarantine],
     );
     assert_eq!(q.len(), 1);
-    assert_eq!(q[0][..4], [text("customers"), text("6"), text("CUS-000003"), text("company_name")]);
-    assert!(q[0][4].as_deref().unwrap().contains("invalid UTF-8 (byte 0xE9"), "{:?}", q[0][4]);
+    assert_eq!(
+        q[0][..4],
+        [
+            text("customers"),
+            text("6"),
+            text("CUS-000003"),
+            text("company_name")
+        ]
+    );
+    assert!(
+        q[0][4]
+            .as_deref()
+            .unwrap()
+            .contains("invalid UTF-8 (byte 0xE9"),
+        "{:?}",
+        q[0][4]
+    );
     let expected_raw = b"CUS-000003,Caf\xe9 Latin-1,Ann,ann@latin.example,(312) 555-0103,,4 St,Chicago,IL,60603,US,,Email,,Net 30,Active,2024-01-01 00:00:00,2024-01-01 00:00:00,East";
     assert_eq!(q[0][5].as_deref().unwrap(), hex_upper(expected_raw));
 
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(folder.join("_manifest.json")).unwrap()).unwrap();
     let c = &manifest["objects"]["customers"];
-    assert_eq!((c["source_rows"].as_u64(), c["landed_rows"].as_u64(), c["quarantined_rows"].as_u64()), (Some(4), Some(3), Some(1)));
+    assert_eq!(
+        (
+            c["source_rows"].as_u64(),
+            c["landed_rows"].as_u64(),
+            c["quarantined_rows"].as_u64()
+        ),
+        (Some(4), Some(3), Some(1))
+    );
     assert_eq!(c["ambiguous_local_times"], 1);
-    let region = c["columns"].as_array().unwrap().iter().find(|col| col["name"] == "cf_region").unwrap();
-    assert_eq!((region["type"].as_str(), region["origin"].as_str()), (Some("text"), Some("custom")));
+    let region = c["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|col| col["name"] == "cf_region")
+        .unwrap();
+    assert_eq!(
+        (region["type"].as_str(), region["origin"].as_str()),
+        (Some("text"), Some("custom"))
+    );
     assert_eq!(manifest["watermark"], "2024-11-03T06:30:00Z");
 }
 
@@ -90,8 +134,15 @@ fn values_that_cannot_be_typed_are_quarantined_with_reasons() {
     ws.ferry().arg("extract").assert().success();
     let [folder] = ws.complete_extracts().try_into().expect("one extract");
     let db = duck();
-    let landed = rows(&db, "SELECT id FROM read_parquet(?) ORDER BY id", &[&parquet(&folder, "dispatches")]);
-    assert_eq!(landed, vec![vec![text("DSP-0000001")], vec![text("DSP-0000003")]]);
+    let landed = rows(
+        &db,
+        "SELECT id FROM read_parquet(?) ORDER BY id",
+        &[&parquet(&folder, "dispatches")],
+    );
+    assert_eq!(
+        landed,
+        vec![vec![text("DSP-0000001")], vec![text("DSP-0000003")]]
+    );
     let parts = rows(
         &db,
         "SELECT id, quantity::VARCHAR, unit_price::VARCHAR FROM read_parquet(?) ORDER BY id",
@@ -113,21 +164,63 @@ fn values_that_cannot_be_typed_are_quarantined_with_reasons() {
     );
     let summary: Vec<(String, String, Option<String>, Option<String>)> = q
         .iter()
-        .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap(), r[2].clone(), r[3].clone()))
+        .map(|r| {
+            (
+                r[0].clone().unwrap(),
+                r[1].clone().unwrap(),
+                r[2].clone(),
+                r[3].clone(),
+            )
+        })
         .collect();
     assert_eq!(
         summary,
         vec![
-            ("dispatches".into(), "3".into(), text("DSP-0000002"), text("scheduled_start")),
-            ("dispatches".into(), "5".into(), text("DSP-0000004"), text("scheduled_start")),
-            ("dispatches".into(), "6".into(), text("DSP-0000005"), text("route_sequence")),
-            ("dispatches".into(), "7".into(), text("DSP-0000001"), text("id")),
+            (
+                "dispatches".into(),
+                "3".into(),
+                text("DSP-0000002"),
+                text("scheduled_start")
+            ),
+            (
+                "dispatches".into(),
+                "5".into(),
+                text("DSP-0000004"),
+                text("scheduled_start")
+            ),
+            (
+                "dispatches".into(),
+                "6".into(),
+                text("DSP-0000005"),
+                text("route_sequence")
+            ),
+            (
+                "dispatches".into(),
+                "7".into(),
+                text("DSP-0000001"),
+                text("id")
+            ),
             ("dispatches".into(), "8".into(), None, text("id")),
             ("dispatches".into(), "9".into(), text("DSP-0000008"), None),
             ("dispatches".into(), "10".into(), text("DSP-0000009"), None),
-            ("work_order_parts".into(), "3".into(), text("WOP-0000002"), text("quantity")),
-            ("work_order_parts".into(), "4".into(), text("WOP-0000003"), text("unit_price")),
-            ("work_order_parts".into(), "5".into(), text("WOP-0000004"), text("unit_price")),
+            (
+                "work_order_parts".into(),
+                "3".into(),
+                text("WOP-0000002"),
+                text("quantity")
+            ),
+            (
+                "work_order_parts".into(),
+                "4".into(),
+                text("WOP-0000003"),
+                text("unit_price")
+            ),
+            (
+                "work_order_parts".into(),
+                "5".into(),
+                text("WOP-0000004"),
+                text("unit_price")
+            ),
         ]
     );
     let reasons: Vec<String> = q.iter().map(|r| r[4].clone().unwrap()).collect();
@@ -146,7 +239,11 @@ fn values_that_cannot_be_typed_are_quarantined_with_reasons() {
     .iter()
     .enumerate()
     {
-        assert!(reasons[i].contains(needle), "reason {i} `{}` lacks `{needle}`", reasons[i]);
+        assert!(
+            reasons[i].contains(needle),
+            "reason {i} `{}` lacks `{needle}`",
+            reasons[i]
+        );
     }
 }
 
@@ -154,8 +251,16 @@ fn values_that_cannot_be_typed_are_quarantined_with_reasons() {
 /// no folder in landing/ that looks like a complete extract.
 fn assert_refused(fixture_name: &str, needle: &str) {
     let ws = TestWorkspace::with_csv_source(&fixture(fixture_name));
-    ws.ferry().arg("extract").assert().code(2).stderr(contains(needle));
-    assert!(ws.complete_extracts().is_empty(), "{fixture_name}: {:?}", ws.landing_entries());
+    ws.ferry()
+        .arg("extract")
+        .assert()
+        .code(2)
+        .stderr(contains(needle));
+    assert!(
+        ws.complete_extracts().is_empty(),
+        "{fixture_name}: {:?}",
+        ws.landing_entries()
+    );
 }
 
 #[test]
@@ -190,21 +295,27 @@ fn an_unreadable_file_is_refused() {
 
 #[test]
 fn a_header_without_documented_fields_is_refused() {
-    assert_refused("missing_column", "lacks documented field(s): primary_contact_name");
+    assert_refused(
+        "missing_column",
+        "lacks documented field(s): primary_contact_name",
+    );
 }
 
 #[test]
 fn a_row_count_that_disagrees_with_the_manifest_fails_loudly() {
     let ws = TestWorkspace::with_csv_source(&fixture("row_count_mismatch"));
-    ws.ferry()
-        .arg("extract")
-        .assert()
-        .code(2)
-        .stderr(contains("manifest.json says 3 rows but the file holds 2 records (2 landed + 0 quarantined)"));
+    ws.ferry().arg("extract").assert().code(2).stderr(contains(
+        "manifest.json says 3 rows but the file holds 2 records (2 landed + 0 quarantined)",
+    ));
     let entries = ws.landing_entries();
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert!(entries[0].ends_with(".failed"), "{entries:?}");
-    assert!(!ws.root().join("landing").join(&entries[0]).join("_manifest.json").exists());
+    assert!(!ws
+        .root()
+        .join("landing")
+        .join(&entries[0])
+        .join("_manifest.json")
+        .exists());
 }
 
 #[test]

@@ -12,7 +12,15 @@ fn init_writes_a_documented_workspace() {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("ws");
     ferry()
-        .args(["init", "--profile", "field-service", "--source", "csv:/data/export", "--target", "http://127.0.0.1:9000"])
+        .args([
+            "init",
+            "--profile",
+            "field-service",
+            "--source",
+            "csv:/data/export",
+            "--target",
+            "http://127.0.0.1:9000",
+        ])
         .arg(&ws)
         .assert()
         .success()
@@ -43,7 +51,10 @@ fn init_refuses_an_existing_workspace_and_leaves_it_untouched() {
         .assert()
         .code(2)
         .stderr(contains("a workspace already exists here"));
-    assert_eq!(std::fs::read_to_string(ws.join("ferry.toml")).unwrap(), "prefix = \"abc\"\n");
+    assert_eq!(
+        std::fs::read_to_string(ws.join("ferry.toml")).unwrap(),
+        "prefix = \"abc\"\n"
+    );
 }
 
 #[test]

@@ -40,7 +40,10 @@ pub fn run(ws: &Workspace, allow_pending: bool, json: bool) -> Result<Outcome> {
             "manifest": report.manifest,
             "timings": report.timings,
         });
-        println!("{}", serde_json::to_string_pretty(&out).expect("report serializes"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).expect("report serializes")
+        );
     } else {
         print_summary(&report);
     }
@@ -75,7 +78,14 @@ fn print_summary(report: &ExtractReport) {
     let m = &report.manifest;
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(vec!["object", "source rows", "landed", "quarantined", "custom fields", "parquet bytes"]);
+    table.set_header(vec![
+        "object",
+        "source rows",
+        "landed",
+        "quarantined",
+        "custom fields",
+        "parquet bytes",
+    ]);
     for (name, o) in &m.objects {
         let custom = o
             .columns

@@ -34,7 +34,10 @@ pub fn run(
         );
     } else {
         println!("created workspace {} (profile {profile})", dir.display());
-        println!("next: edit {} and run `ferry extract`", dir.join(CONFIG_FILE).display());
+        println!(
+            "next: edit {} and run `ferry extract`",
+            dir.join(CONFIG_FILE).display()
+        );
     }
     Ok(Outcome::Ok)
 }
@@ -88,9 +91,16 @@ pub fn create_workspace(
     std::fs::hard_link(&tmp, &config_path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         if e.kind() == std::io::ErrorKind::AlreadyExists {
-            Error::input(&config_path, "a workspace already exists here", "choose another folder")
+            Error::input(
+                &config_path,
+                "a workspace already exists here",
+                "choose another folder",
+            )
         } else {
-            Error::Io { path: config_path.clone(), source: e }
+            Error::Io {
+                path: config_path.clone(),
+                source: e,
+            }
         }
     })?;
     std::fs::remove_file(&tmp).at(&tmp)

@@ -59,18 +59,18 @@ pub enum ColumnBuilder {
 impl ColumnBuilder {
     pub fn new(ty: FieldType, capacity: usize) -> Self {
         match ty {
-            FieldType::Text => ColumnBuilder::Text(StringBuilder::with_capacity(capacity, capacity * 16)),
+            FieldType::Text => {
+                ColumnBuilder::Text(StringBuilder::with_capacity(capacity, capacity * 16))
+            }
             FieldType::Timestamp => ColumnBuilder::Timestamp(
                 TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
             ),
             FieldType::Date => ColumnBuilder::Date(Date32Builder::with_capacity(capacity)),
             FieldType::Boolean => ColumnBuilder::Boolean(BooleanBuilder::with_capacity(capacity)),
             FieldType::Integer => ColumnBuilder::Integer(Int64Builder::with_capacity(capacity)),
-            FieldType::Decimal { precision, scale } => ColumnBuilder::Decimal(
-                Decimal128Builder::with_capacity(capacity),
-                precision,
-                scale,
-            ),
+            FieldType::Decimal { precision, scale } => {
+                ColumnBuilder::Decimal(Decimal128Builder::with_capacity(capacity), precision, scale)
+            }
             FieldType::Double => ColumnBuilder::Double(Float64Builder::with_capacity(capacity)),
         }
     }

@@ -19,10 +19,13 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, IoContext, Result};
 use crate::landing::lander::{LandStats, ObjectLander, SharedQuarantine, TimeBasis};
 use crate::landing::manifest::{
-    AttachmentsManifest, FileEntry, Manifest, ObjectManifest, PendingSync, SourceInfo, FORMAT_VERSION,
+    AttachmentsManifest, FileEntry, Manifest, ObjectManifest, PendingSync, SourceInfo,
+    FORMAT_VERSION,
 };
 use crate::landing::writer::{AttachmentWriter, QuarantineRow, QuarantineWriter};
-use crate::landing::{ATTACHMENTS_FILE, FAILED_SUFFIX, MANIFEST_FILE, PARTIAL_SUFFIX, QUARANTINE_FILE};
+use crate::landing::{
+    ATTACHMENTS_FILE, FAILED_SUFFIX, MANIFEST_FILE, PARTIAL_SUFFIX, QUARANTINE_FILE,
+};
 use crate::source::csv_export::{self, AttachmentContent, CsvExport, ExportObject};
 
 #[derive(Debug, Clone)]
@@ -120,7 +123,11 @@ pub fn micros_to_rfc3339(micros: i64) -> String {
 }
 
 /// Lands a CSV export into `landing/<extract_id>/`.
-pub fn extract_csv(landing: &Path, export_dir: &Path, opts: &ExtractOptions) -> Result<ExtractReport> {
+pub fn extract_csv(
+    landing: &Path,
+    export_dir: &Path,
+    opts: &ExtractOptions,
+) -> Result<ExtractReport> {
     let clock = std::time::Instant::now();
     let export = CsvExport::open(export_dir)?;
     let folder = ExtractFolder::reserve(landing)?;
@@ -138,7 +145,10 @@ pub fn extract_csv(landing: &Path, export_dir: &Path, opts: &ExtractOptions) -> 
         }
         Err(e) => {
             let kept = folder.fail();
-            tracing::warn!("extract failed; what was written is kept in {}", kept.display());
+            tracing::warn!(
+                "extract failed; what was written is kept in {}",
+                kept.display()
+            );
             Err(e)
         }
     }
@@ -159,7 +169,9 @@ fn land_export(
 ) -> Result<Manifest> {
     let started_at = now_rfc3339();
     let clock = std::time::Instant::now();
-    let quarantine: SharedQuarantine = Mutex::new(QuarantineWriter::create(&folder.path.join(QUARANTINE_FILE))?);
+    let quarantine: SharedQuarantine = Mutex::new(QuarantineWriter::create(
+        &folder.path.join(QUARANTINE_FILE),
+    )?);
 
     // Largest files first, so the slowest object starts at once.
     let mut queue: Vec<&ExportObject> = export.objects.iter().collect();
@@ -176,11 +188,16 @@ fn land_export(
                 }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(object) = queue.get(i) else { return };
-                let result = land_one(object, export, folder, opts, &quarantine, &|n| progress.inc(n));
+                let result = land_one(object, export, folder, opts, &quarantine, &|n| {
+                    progress.inc(n)
+                });
                 if result.is_err() {
                     abort.store(true, Ordering::Relaxed);
                 }
-                results.lock().expect("no landing thread panics holding results").push(result);
+                results
+                    .lock()
+                    .expect("no landing thread panics holding results")
+                    .push(result);
             });
         }
     });
@@ -195,7 +212,10 @@ fn land_export(
     timings.objects_seconds = clock.elapsed().as_secs_f64();
     let clock = std::time::Instant::now();
     let mut quarantine = quarantine.into_inner().expect("landing threads finished");
-    let (attachments, attachment_problems) = match (landed.get("attachments"), export.objects.iter().find(|o| o.name == "attachments")) {
+    let (attachments, attachment_problems) = match (
+        landed.get("attachments"),
+        export.objects.iter().find(|o| o.name == "attachments"),
+    ) {
         (Some(landed_attachments), Some(_)) => land_attachment_contents(
             &folder.path.join(&landed_attachments.file.file),
             &export.dir,
@@ -208,8 +228,15 @@ fn land_export(
     timings.attachments_seconds = clock.elapsed().as_secs_f64();
 
     let objects = conserve(export, &landed)?;
-    let watermark = landed.values().filter_map(|o| o.stats.watermark_micros).max().map(micros_to_rfc3339);
-    let pending_ids = landed.get("work_orders").map(|o| o.stats.pending_sync_ids.clone()).unwrap_or_default();
+    let watermark = landed
+        .values()
+        .filter_map(|o| o.stats.watermark_micros)
+        .max()
+        .map(micros_to_rfc3339);
+    let pending_ids = landed
+        .get("work_orders")
+        .map(|o| o.stats.pending_sync_ids.clone())
+        .unwrap_or_default();
     let manifest = Manifest {
         format: FORMAT_VERSION,
         extract_id: folder.id.clone(),
@@ -252,7 +279,16 @@ fn land_one(
     let lander = csv_export::land_object(
         object,
         export.timezone,
-        |plan| ObjectLander::create(&object.name, plan, &path, opts.batch_rows, TimeBasis::Local(export.timezone), quarantine),
+        |plan| {
+            ObjectLander::create(
+                &object.name,
+                plan,
+                &path,
+                opts.batch_rows,
+                TimeBasis::Local(export.timezone),
+                quarantine,
+            )
+        },
         on_rows,
     )?;
     let columns = lander.column_infos();
@@ -266,7 +302,10 @@ fn land_one(
 }
 
 /// Source rows = landed + quarantined for every object, or the extract fails.
-fn conserve(export: &CsvExport, landed: &BTreeMap<String, LandedObject>) -> Result<BTreeMap<String, ObjectManifest>> {
+fn conserve(
+    export: &CsvExport,
+    landed: &BTreeMap<String, LandedObject>,
+) -> Result<BTreeMap<String, ObjectManifest>> {
     let mut objects = BTreeMap::new();
     let mut broken = Vec::new();
     for source in &export.objects {
@@ -328,7 +367,8 @@ fn land_attachment_contents(
     let mut writer = AttachmentWriter::create(out)?;
     let mut problems = 0u64;
     let file = File::open(attachments_parquet).at(attachments_parquet)?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::parquet(attachments_parquet, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| Error::parquet(attachments_parquet, e))?;
     let schema = builder.parquet_schema();
     let wanted = ["id", "file_name", "size_bytes", "sha256"];
     let indices: Vec<usize> = wanted
@@ -350,10 +390,22 @@ fn land_attachment_contents(
     let progress = crate::progress::rows("attachments");
     for batch in reader {
         let batch = batch.map_err(|e| Error::parquet(attachments_parquet, e))?;
-        let ids = batch.column_by_name("id").expect("projected").as_string::<i32>();
-        let names = batch.column_by_name("file_name").expect("projected").as_string::<i32>();
-        let sizes = batch.column_by_name("size_bytes").expect("projected").as_primitive::<Int64Type>();
-        let hashes = batch.column_by_name("sha256").expect("projected").as_string::<i32>();
+        let ids = batch
+            .column_by_name("id")
+            .expect("projected")
+            .as_string::<i32>();
+        let names = batch
+            .column_by_name("file_name")
+            .expect("projected")
+            .as_string::<i32>();
+        let sizes = batch
+            .column_by_name("size_bytes")
+            .expect("projected")
+            .as_primitive::<Int64Type>();
+        let hashes = batch
+            .column_by_name("sha256")
+            .expect("projected")
+            .as_string::<i32>();
         for row in 0..batch.num_rows() {
             let id = ids.value(row);
             let name = (!names.is_null(row)).then(|| names.value(row));
@@ -382,7 +434,10 @@ fn land_attachment_contents(
                         );
                         reject("size_bytes", reason, bytes)?;
                     } else if stated_sha.as_deref().is_some_and(|s| s != actual_sha) {
-                        let reason = format!("content sha256 is {actual_sha} but the record says {}", stated_sha.unwrap_or_default());
+                        let reason = format!(
+                            "content sha256 is {actual_sha} but the record says {}",
+                            stated_sha.unwrap_or_default()
+                        );
                         reject("sha256", reason, bytes)?;
                     } else {
                         writer.push(id, name, &actual_sha, &bytes)?;

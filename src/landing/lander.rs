@@ -118,8 +118,8 @@ impl<'q> ObjectLander<'q> {
                 _ => 0,
             })
             .collect();
-        let modified_at_index = position(&columns, "modified_at")
-            .filter(|&i| columns[i].ty == FieldType::Timestamp);
+        let modified_at_index =
+            position(&columns, "modified_at").filter(|&i| columns[i].ty == FieldType::Timestamp);
         let sync_status_index = if object == "work_orders" {
             position(&columns, "sync_status")
         } else {
@@ -175,13 +175,21 @@ impl<'q> ObjectLander<'q> {
             Value::Text(id) if !id.trim().is_empty() => id,
             _ => {
                 drop(values);
-                return self.reject(line, None, Some("id".into()), "the record has no id".into(), raw());
+                return self.reject(
+                    line,
+                    None,
+                    Some("id".into()),
+                    "the record has no id".into(),
+                    raw(),
+                );
             }
         };
         let key = id_key(id);
         if let Some(first_line) = self.first_line_of_id.get(&key) {
             let reason = match first_line {
-                Some(l) => format!("duplicate id `{id}`: the same id was already landed from line {l}"),
+                Some(l) => {
+                    format!("duplicate id `{id}`: the same id was already landed from line {l}")
+                }
                 None => format!("duplicate id `{id}`: the same id was already landed"),
             };
             let id = id.to_string();
@@ -192,7 +200,8 @@ impl<'q> ObjectLander<'q> {
 
         if let Some(i) = self.modified_at_index {
             if let Value::Timestamp(t) = values[i] {
-                self.stats.watermark_micros = Some(self.stats.watermark_micros.map_or(t, |w| w.max(t)));
+                self.stats.watermark_micros =
+                    Some(self.stats.watermark_micros.map_or(t, |w| w.max(t)));
             }
         }
         if let Some(i) = self.sync_status_index {

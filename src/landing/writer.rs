@@ -132,7 +132,10 @@ impl BatchWriter {
             .collect();
         let schema = Arc::new(Schema::new(fields));
         let types: Vec<FieldType> = columns.iter().map(|(_, ty)| *ty).collect();
-        let builders = types.iter().map(|ty| ColumnBuilder::new(*ty, batch_rows)).collect();
+        let builders = types
+            .iter()
+            .map(|ty| ColumnBuilder::new(*ty, batch_rows))
+            .collect();
         Ok(BatchWriter {
             file: ParquetFile::create(path, schema.clone())?,
             schema,
@@ -163,7 +166,11 @@ impl BatchWriter {
         if self.pending == 0 {
             return Ok(());
         }
-        let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(ColumnBuilder::finish).collect();
+        let arrays: Vec<ArrayRef> = self
+            .builders
+            .iter_mut()
+            .map(ColumnBuilder::finish)
+            .collect();
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)
             .map_err(|e| Error::parquet(&self.file.path, e))?;
         self.pending = 0;
@@ -299,7 +306,13 @@ impl AttachmentWriter {
         })
     }
 
-    pub fn push(&mut self, id: &str, file_name: Option<&str>, sha256: &str, content: &[u8]) -> Result<()> {
+    pub fn push(
+        &mut self,
+        id: &str,
+        file_name: Option<&str>,
+        sha256: &str,
+        content: &[u8],
+    ) -> Result<()> {
         self.ids.append_value(id);
         self.names.append_option(file_name);
         self.sizes.append_value(content.len() as i64);

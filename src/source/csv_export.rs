@@ -76,13 +76,11 @@ impl CsvExport {
         let manifest_path = dir.join(EXPORT_MANIFEST);
         let bytes = match std::fs::read(&manifest_path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::input(
-                    &manifest_path,
-                    "the export has no manifest.json",
-                    "export again from ServiceTracker: a complete export always holds manifest.json",
-                ))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::input(
+                &manifest_path,
+                "the export has no manifest.json",
+                "export again from ServiceTracker: a complete export always holds manifest.json",
+            )),
             Err(e) => return Err(e).at(&manifest_path),
         };
         let manifest: ManifestFile = serde_json::from_slice(&bytes).map_err(|e| {
@@ -110,7 +108,11 @@ impl CsvExport {
         }
         let mut objects = Vec::new();
         for (name, entry) in manifest.objects {
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
                 return Err(Error::input(
                     &manifest_path,
                     format!("object name `{name}` is not a lowercase identifier"),
@@ -191,7 +193,9 @@ fn csv_reader(path: &Path) -> Result<csv::Reader<BufReader<File>>> {
 /// The header's column names, checked.
 fn read_header(reader: &mut csv::Reader<BufReader<File>>, path: &Path) -> Result<Vec<String>> {
     let mut header = csv::ByteRecord::new();
-    let found = reader.read_byte_record(&mut header).map_err(|e| csv_error(path, e))?;
+    let found = reader
+        .read_byte_record(&mut header)
+        .map_err(|e| csv_error(path, e))?;
     if !found {
         return Err(Error::input(
             path,
@@ -204,7 +208,11 @@ fn read_header(reader: &mut csv::Reader<BufReader<File>>, path: &Path) -> Result
     for (i, raw) in header.iter().enumerate() {
         let name = std::str::from_utf8(raw)
             .map_err(|_| {
-                Error::input(path, format!("header column {} is not valid UTF-8", i + 1), "export again as UTF-8")
+                Error::input(
+                    path,
+                    format!("header column {} is not valid UTF-8", i + 1),
+                    "export again as UTF-8",
+                )
             })?
             .trim()
             .to_string();
@@ -229,7 +237,10 @@ fn read_header(reader: &mut csv::Reader<BufReader<File>>, path: &Path) -> Result
 
 fn csv_error(path: &Path, e: csv::Error) -> Error {
     match e.into_kind() {
-        csv::ErrorKind::Io(io) => Error::Io { path: path.to_path_buf(), source: io },
+        csv::ErrorKind::Io(io) => Error::Io {
+            path: path.to_path_buf(),
+            source: io,
+        },
         other => Error::input(path, format!("{other:?}"), "export again"),
     }
 }
@@ -246,7 +257,10 @@ fn plan_columns(
     let mut plan = Vec::with_capacity(header.len());
     let known = schema::object(object);
     if let Some(known) = known {
-        let missing: Vec<&str> = known.field_names().filter(|f| index_of(f).is_none()).collect();
+        let missing: Vec<&str> = known
+            .field_names()
+            .filter(|f| index_of(f).is_none())
+            .collect();
         if !missing.is_empty() {
             return Err(Error::input(
                 path,
@@ -263,7 +277,11 @@ fn plan_columns(
             });
         }
     } else if index_of("id").is_none() {
-        return Err(Error::input(path, "the header has no `id` column", "every ServiceTracker object has an id: export again"));
+        return Err(Error::input(
+            path,
+            "the header has no `id` column",
+            "every ServiceTracker object has an id: export again",
+        ));
     }
     for (name, ty) in inferred {
         plan.push(ColumnPlan {
@@ -306,14 +324,23 @@ fn infer_undocumented(
     let mut guesses: Vec<TypeGuess> = vec![TypeGuess::default(); columns.len()];
     let mut reader = csv_reader(path)?;
     let mut record = csv::ByteRecord::new();
-    reader.read_byte_record(&mut record).map_err(|e| csv_error(path, e))?;
-    while reader.read_byte_record(&mut record).map_err(|e| csv_error(path, e))? {
+    reader
+        .read_byte_record(&mut record)
+        .map_err(|e| csv_error(path, e))?;
+    while reader
+        .read_byte_record(&mut record)
+        .map_err(|e| csv_error(path, e))?
+    {
         for ((index, _), guess) in columns.iter().zip(guesses.iter_mut()) {
             if guess.is_settled_on_text() {
                 continue;
             }
             let fields = CsvRecord { record: &record };
-            if let Some(Ok(text)) = fields.field(*index).filter(|b| !b.is_empty()).map(std::str::from_utf8) {
+            if let Some(Ok(text)) = fields
+                .field(*index)
+                .filter(|b| !b.is_empty())
+                .map(std::str::from_utf8)
+            {
                 guess.observe(text, Some(tz));
             }
         }
@@ -365,7 +392,9 @@ pub fn land_object<'q>(
         let start = reader.position().byte();
         // Byte records only fail on I/O: quoting problems surface as a
         // wrong field count, which quarantines the record below.
-        let more = reader.read_byte_record(&mut record).map_err(|e| csv_error(path, e))?;
+        let more = reader
+            .read_byte_record(&mut record)
+            .map_err(|e| csv_error(path, e))?;
         if !more {
             break;
         }
@@ -449,13 +478,21 @@ pub fn read_attachment(export_dir: &Path, attachment_id: &str) -> AttachmentCont
             let mut bytes = Vec::new();
             match File::open(one).and_then(|mut f| f.read_to_end(&mut bytes)) {
                 Ok(_) => AttachmentContent::Found {
-                    stored_name: one.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                    stored_name: one
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
                     bytes,
                 },
-                Err(e) => AttachmentContent::Missing(format!("content unreadable: {}: {e}", one.display())),
+                Err(e) => AttachmentContent::Missing(format!(
+                    "content unreadable: {}: {e}",
+                    one.display()
+                )),
             }
         }
-        [] => AttachmentContent::Missing(format!("content missing: files/{attachment_id}/ holds no file")),
+        [] => AttachmentContent::Missing(format!(
+            "content missing: files/{attachment_id}/ holds no file"
+        )),
         _ => AttachmentContent::Missing(format!(
             "files/{attachment_id}/ holds {} files; expected exactly one",
             files.len()

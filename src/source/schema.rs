@@ -29,9 +29,15 @@ pub enum FieldType {
 
 impl FieldType {
     /// Money as Dataverse stores it: up to four decimal places.
-    pub const MONEY: FieldType = FieldType::Decimal { precision: 19, scale: 4 };
+    pub const MONEY: FieldType = FieldType::Decimal {
+        precision: 19,
+        scale: 4,
+    };
     /// Quantities of parts (feet, gallons, hours can be fractional).
-    pub const QUANTITY: FieldType = FieldType::Decimal { precision: 19, scale: 4 };
+    pub const QUANTITY: FieldType = FieldType::Decimal {
+        precision: 19,
+        scale: 4,
+    };
 
     /// The name analysts see in the inventory and in DuckDB.
     pub fn sql_name(&self) -> String {
@@ -96,16 +102,36 @@ impl Object {
 }
 
 const fn text(name: &'static str) -> Field {
-    Field { name, ty: FieldType::Text, picklist: &[], references: &[] }
+    Field {
+        name,
+        ty: FieldType::Text,
+        picklist: &[],
+        references: &[],
+    }
 }
 const fn typed(name: &'static str, ty: FieldType) -> Field {
-    Field { name, ty, picklist: &[], references: &[] }
+    Field {
+        name,
+        ty,
+        picklist: &[],
+        references: &[],
+    }
 }
 const fn pick(name: &'static str, values: &'static [&'static str]) -> Field {
-    Field { name, ty: FieldType::Text, picklist: values, references: &[] }
+    Field {
+        name,
+        ty: FieldType::Text,
+        picklist: values,
+        references: &[],
+    }
 }
 const fn reference(name: &'static str, to: &'static [&'static str]) -> Field {
-    Field { name, ty: FieldType::Text, picklist: &[], references: to }
+    Field {
+        name,
+        ty: FieldType::Text,
+        picklist: &[],
+        references: to,
+    }
 }
 
 const ID: Field = text("id");
@@ -131,7 +157,10 @@ pub const CUSTOMERS: Object = Object {
         text("billing_contact_name"),
         pick("invoice_method", &["Email", "Mail", "Portal"]),
         text("po_number"),
-        pick("payment_terms", &["Net 15", "Net 30", "Net 45", "Due on Receipt"]),
+        pick(
+            "payment_terms",
+            &["Net 15", "Net 30", "Net 45", "Due on Receipt"],
+        ),
         pick("status", &["Active", "Inactive"]),
         CREATED_AT,
         MODIFIED_AT,
@@ -213,7 +242,13 @@ pub const CONTRACTS: Object = Object {
         typed("value", FieldType::MONEY),
         pick(
             "pm_frequency",
-            &["Weekly", "Monthly", "Quarterly", "Semi-Annually", "Annually"],
+            &[
+                "Weekly",
+                "Monthly",
+                "Quarterly",
+                "Semi-Annually",
+                "Annually",
+            ],
         ),
         text("pm_routine"),
         pick("status", &["Draft", "Active", "Expired", "Cancelled"]),
@@ -232,7 +267,10 @@ pub const PARTS: Object = Object {
         text("name"),
         text("description"),
         typed("unit_price", FieldType::MONEY),
-        pick("unit_of_measure", &["Each", "Box", "Foot", "Gallon", "Hour"]),
+        pick(
+            "unit_of_measure",
+            &["Each", "Box", "Foot", "Gallon", "Hour"],
+        ),
         typed("quantity_on_hand", FieldType::QUANTITY),
         text("inventory_location"),
         typed("active", FieldType::Boolean),
@@ -241,8 +279,13 @@ pub const PARTS: Object = Object {
     ],
 };
 
-pub const WORK_ORDER_STATUSES: &[&str] =
-    &["Open", "In Progress", "On Hold", "Closed Complete", "Cancelled"];
+pub const WORK_ORDER_STATUSES: &[&str] = &[
+    "Open",
+    "In Progress",
+    "On Hold",
+    "Closed Complete",
+    "Cancelled",
+];
 pub const WORK_ORDER_PRIORITIES: &[&str] = &["Low", "Medium", "High", "Critical"];
 
 pub const WORK_ORDERS: Object = Object {
@@ -257,7 +300,10 @@ pub const WORK_ORDERS: Object = Object {
         reference("contract_id", &["contracts"]),
         pick("status", WORK_ORDER_STATUSES),
         pick("priority", WORK_ORDER_PRIORITIES),
-        pick("type", &["Repair", "Installation", "Maintenance", "Inspection"]),
+        pick(
+            "type",
+            &["Repair", "Installation", "Maintenance", "Inspection"],
+        ),
         text("summary"),
         text("description"),
         reference("reported_by_contact_id", &["contacts"]),
@@ -295,7 +341,10 @@ pub const DISPATCHES: Object = Object {
         typed("scheduled_start", FieldType::Timestamp),
         typed("scheduled_end", FieldType::Timestamp),
         typed("route_sequence", FieldType::Integer),
-        pick("dispatch_status", &["Scheduled", "En Route", "On Site", "Completed"]),
+        pick(
+            "dispatch_status",
+            &["Scheduled", "En Route", "On Site", "Completed"],
+        ),
         CREATED_AT,
         MODIFIED_AT,
     ],

@@ -82,14 +82,9 @@ fn parse_naive_datetime(text: &str) -> Result<NaiveDateTime, TypeError> {
             "`{text}` is not a timestamp of the form YYYY-MM-DD HH:MM:SS"
         ));
     }
-    let date = parse_date_parts(&text[..10]).ok_or_else(|| {
-        TypeError(format!("`{text}` is not a valid date and time"))
-    })?;
-    let (h, m, s) = match (
-        digits(&b[11..13]),
-        digits(&b[14..16]),
-        digits(&b[17..19]),
-    ) {
+    let date = parse_date_parts(&text[..10])
+        .ok_or_else(|| TypeError(format!("`{text}` is not a valid date and time")))?;
+    let (h, m, s) = match (digits(&b[11..13]), digits(&b[14..16]), digits(&b[17..19])) {
         (Some(h), Some(m), Some(s)) => (h, m, s),
         _ => return refuse(format!("`{text}` is not a valid date and time")),
     };
@@ -101,7 +96,11 @@ fn parse_naive_datetime(text: &str) -> Result<NaiveDateTime, TypeError> {
             })?;
             value * 10u32.pow(6 - frac.len() as u32)
         }
-        _ => return refuse(format!("`{text}` has unexpected characters after the seconds")),
+        _ => {
+            return refuse(format!(
+                "`{text}` has unexpected characters after the seconds"
+            ))
+        }
     };
     date.and_hms_micro_opt(h, m, s, micros)
         .ok_or_else(|| TypeError(format!("`{text}` is not a valid time of day")))
@@ -286,9 +285,7 @@ impl TypeGuess {
                     }
                     self.max_int_digits = self.max_int_digits.max(shape.int_digits);
                     self.max_frac_digits = self.max_frac_digits.max(shape.frac_digits);
-                    if self.max_int_digits + self.max_frac_digits
-                        > MAX_DECIMAL_PRECISION as usize
-                    {
+                    if self.max_int_digits + self.max_frac_digits > MAX_DECIMAL_PRECISION as usize {
                         self.decimal = false;
                     }
                 }
@@ -372,7 +369,12 @@ mod tests {
 
     #[test]
     fn malformed_timestamps_are_refused() {
-        for bad in ["2024-13-45 25:61:00", "2024-01-15", "15/01/2024 08:30:00", "2024-01-15 08:30:00Z"] {
+        for bad in [
+            "2024-13-45 25:61:00",
+            "2024-01-15",
+            "15/01/2024 08:30:00",
+            "2024-01-15 08:30:00Z",
+        ] {
             assert!(parse_local_timestamp(bad, &chicago()).is_err(), "{bad}");
         }
         let t = parse_local_timestamp("2024-01-15 08:30:00.25", &chicago()).unwrap();
@@ -392,7 +394,10 @@ mod tests {
         assert_eq!(parse_decimal("12.5", 19, 4).unwrap(), 125_000);
         assert_eq!(parse_decimal("-0.0001", 19, 4).unwrap(), -1);
         assert_eq!(parse_decimal("7", 19, 4).unwrap(), 70_000);
-        assert!(parse_decimal("1.23456", 19, 4).unwrap_err().0.contains("does not round"));
+        assert!(parse_decimal("1.23456", 19, 4)
+            .unwrap_err()
+            .0
+            .contains("does not round"));
         for bad in ["$1,200.00", "1e5", "12.", ".5", "", "1.2.3", "NaN"] {
             assert!(parse_decimal(bad, 19, 4).is_err(), "{bad}");
         }
@@ -423,17 +428,29 @@ mod tests {
         assert_eq!(guess(&["1", "-20", "300"]), FieldType::Integer);
         assert_eq!(
             guess(&["1", "12.50", "0.125"]),
-            FieldType::Decimal { precision: 5, scale: 3 }
+            FieldType::Decimal {
+                precision: 5,
+                scale: 3
+            }
         );
         assert_eq!(guess(&["2024-01-01", "1999-12-31"]), FieldType::Date);
         assert_eq!(guess(&["2024-01-01 10:00:00"]), FieldType::Timestamp);
-        assert_eq!(guess(&["2024-01-01", "2024-01-01 10:00:00"]), FieldType::Text);
+        assert_eq!(
+            guess(&["2024-01-01", "2024-01-01 10:00:00"]),
+            FieldType::Text
+        );
         assert_eq!(guess(&[]), FieldType::Text);
     }
 
     #[test]
     fn codes_with_leading_zeros_stay_text() {
         assert_eq!(guess(&["0042", "1234"]), FieldType::Text);
-        assert_eq!(guess(&["0", "0.5"]), FieldType::Decimal { precision: 1, scale: 1 });
+        assert_eq!(
+            guess(&["0", "0.5"]),
+            FieldType::Decimal {
+                precision: 1,
+                scale: 1
+            }
+        );
     }
 }

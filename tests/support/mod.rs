@@ -59,7 +59,9 @@ impl TestWorkspace {
 }
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/exports").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/exports")
+        .join(name)
 }
 
 /// An in-memory DuckDB for reading Parquet in assertions.
@@ -68,17 +70,28 @@ pub fn duck() -> duckdb::Connection {
 }
 
 /// Runs `sql` (with `?` bound to `path`) and returns each row's columns as text.
-pub fn rows(conn: &duckdb::Connection, sql: &str, params: &[&dyn duckdb::ToSql]) -> Vec<Vec<Option<String>>> {
+pub fn rows(
+    conn: &duckdb::Connection,
+    sql: &str,
+    params: &[&dyn duckdb::ToSql],
+) -> Vec<Vec<Option<String>>> {
     let mut stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     let mut out = Vec::new();
     let mut result = stmt.query(params).expect("query");
     while let Some(row) = result.next().expect("row") {
         let n = row.as_ref().column_count();
-        out.push((0..n).map(|i| row.get::<_, Option<String>>(i).expect("text column")).collect());
+        out.push(
+            (0..n)
+                .map(|i| row.get::<_, Option<String>>(i).expect("text column"))
+                .collect(),
+        );
     }
     out
 }
 
 pub fn parquet(folder: &Path, object: &str) -> String {
-    folder.join(format!("{object}.parquet")).display().to_string()
+    folder
+        .join(format!("{object}.parquet"))
+        .display()
+        .to_string()
 }
