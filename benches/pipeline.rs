@@ -17,6 +17,8 @@ struct Measured {
 }
 
 /// Runs the ferry binary and reads the child's peak RSS from `wait4`.
+// The child is reaped by `wait4` (not `Child::wait`) to get its rusage.
+#[allow(clippy::zombie_processes)]
 fn run_ferry(args: &[&str]) -> Measured {
     let start = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_ferry"))
@@ -48,7 +50,7 @@ fn run_ferry(args: &[&str]) -> Measured {
 /// DuckDB's own conversion of each CSV to Parquet, in this process.
 fn duckdb_baseline(export: &Path, out: &Path) -> f64 {
     std::fs::create_dir_all(out).unwrap();
-    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let conn = ferry::duck::open_in_memory().unwrap();
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(export.join("manifest.json")).unwrap()).unwrap();
     let start = Instant::now();

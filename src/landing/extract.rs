@@ -175,7 +175,7 @@ fn land_export(
 
     // Largest files first, so the slowest object starts at once.
     let mut queue: Vec<&ExportObject> = export.objects.iter().collect();
-    queue.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    queue.sort_by_key(|object| std::cmp::Reverse(object.bytes));
     let progress = crate::progress::rows("extract");
     let next = AtomicUsize::new(0);
     let abort = AtomicBool::new(false);

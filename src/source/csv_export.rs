@@ -417,7 +417,7 @@ pub fn land_object<'q>(
             lander.land(&fields, line, || read_raw(start, end))?;
         }
         count += 1;
-        if count % 65536 == 0 {
+        if count.is_multiple_of(65536) {
             on_rows(65536);
         }
     }

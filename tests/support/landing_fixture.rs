@@ -356,8 +356,17 @@ pub fn customer_columns() -> Vec<Col> {
     ]
 }
 
-/// `(id, company_name, email, billing_postal_code, status, created_at, modified_at)` rows.
-pub fn customers_select(rows: &[(&str, &str, Option<&str>, Option<&str>, Option<&str>)]) -> String {
+/// One customer row: `(id, company_name, email, billing_postal_code, status)`.
+pub type CustomerRow<'a> = (
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
+/// A SELECT producing the given customer rows.
+pub fn customers_select(rows: &[CustomerRow]) -> String {
     let lit = |v: Option<&str>| match v {
         Some(v) => format!("'{}'", v.replace('\'', "''")),
         None => "NULL".into(),
