@@ -7,7 +7,7 @@
 //! Everything is computed in set-based SQL over `raw.<object>_current`, in
 //! two scans per object whatever its width: one aggregate pass for counts,
 //! min/max and profiles (joined to the reference targets and the free-mail
-//! domain table), and one UNPIVOT + GROUP BY for value frequencies, from
+//! domain table), and one GROUPING SETS aggregate for value frequencies, from
 //! which distinct counts, samples, undocumented values and picklists follow.
 //! When some id has several versions, the current rows are computed once
 //! into a temporary table that both passes read; the current ids of every
@@ -695,7 +695,7 @@ fn profile_pass(
     Ok(())
 }
 
-/// Pass 2: value frequencies of every field in one UNPIVOT + GROUP BY, then
+/// Pass 2: value frequencies of every field in one GROUPING SETS aggregate, then
 /// the field rows (joining pass 1) and the value lists of picklist-like
 /// fields.
 fn value_pass(
@@ -704,16 +704,39 @@ fn value_pass(
     current: &str,
     columns: &[InventoryColumn],
 ) -> Result<()> {
-    let select_list = columns
+    // One GROUPING SETS aggregate: a hash table per field, filled in one
+    // scan. An UNPIVOT into (field, value) then GROUP BY gives the same
+    // rows but hashes every value with its field name and was ~10x slower
+    // on 200k work orders.
+    let fields: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
+    let select_list = fields
         .iter()
-        .map(|c| format!("CAST(t.{0} AS VARCHAR) AS {0}", quote_ident(&c.name)))
+        .map(|f| format!("CAST(t.{f} AS VARCHAR) AS {f}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let field_of = columns
+        .iter()
+        .zip(&fields)
+        .map(|(c, f)| format!("WHEN grouping({f}) = 0 THEN {}", constant_literal(&c.name)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let value_of = fields
+        .iter()
+        .map(|f| format!("WHEN grouping({f}) = 0 THEN {f}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let sets = fields
+        .iter()
+        .map(|f| format!("({f})"))
         .collect::<Vec<_>>()
         .join(", ");
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TEMP TABLE inventory_value_counts AS \
-         SELECT field, value, count(*) AS n \
-         FROM (UNPIVOT (SELECT {select_list} FROM {current} AS t) ON COLUMNS(*) INTO NAME field VALUE value) \
-         GROUP BY field, value",
+         SELECT field, value, n FROM ( \
+           SELECT CASE {field_of} END AS field, CASE {value_of} END AS value, count(*) AS n \
+           FROM (SELECT {select_list} FROM {current} AS t) \
+           GROUP BY GROUPING SETS ({sets}) \
+         ) WHERE value IS NOT NULL",
     ))
     .map_err(|e| profile_error(object, e))?;
 
