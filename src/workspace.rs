@@ -97,6 +97,12 @@ pub struct ExtractConfig {
     /// Objects extracted at the same time.
     #[serde(default = "default_parallel_objects")]
     pub parallel_objects: usize,
+    /// Records per API page (`limit`; ServiceTracker allows at most 1000).
+    #[serde(default = "default_page_size")]
+    pub page_size: usize,
+    /// Attachment downloads in flight at once (API source).
+    #[serde(default = "default_parallel_downloads")]
+    pub parallel_downloads: usize,
 }
 
 fn default_profile() -> Profile {
@@ -119,6 +125,12 @@ fn default_client_secret_env() -> String {
 }
 fn default_batch_rows() -> usize {
     32 * 1024
+}
+fn default_page_size() -> usize {
+    1000
+}
+fn default_parallel_downloads() -> usize {
+    4
 }
 fn default_parallel_objects() -> usize {
     2
@@ -152,6 +164,8 @@ impl Default for ExtractConfig {
         ExtractConfig {
             batch_rows: default_batch_rows(),
             parallel_objects: default_parallel_objects(),
+            page_size: default_page_size(),
+            parallel_downloads: default_parallel_downloads(),
         }
     }
 }
@@ -172,9 +186,18 @@ impl Config {
                 "use 2-8 lowercase letters or digits, starting with a letter (Dataverse's rule), e.g. prefix = \"st\"",
             );
         }
-        if self.extract.batch_rows == 0 || self.extract.parallel_objects == 0 {
+        if !(1..=1000).contains(&self.extract.page_size) {
             return bad(
-                "extract.batch_rows and extract.parallel_objects must be at least 1".into(),
+                format!("extract.page_size is {}", self.extract.page_size),
+                "ServiceTracker pages hold 1 to 1000 records: set extract.page_size in that range",
+            );
+        }
+        if self.extract.batch_rows == 0
+            || self.extract.parallel_objects == 0
+            || self.extract.parallel_downloads == 0
+        {
+            return bad(
+                "extract.batch_rows, extract.parallel_objects and extract.parallel_downloads must be at least 1".into(),
                 "remove them to use the defaults",
             );
         }
@@ -255,6 +278,34 @@ impl Workspace {
             )),
         }
     }
+
+    /// The ServiceTracker API root (`source.url`).
+    pub fn api_source_url(&self) -> Result<String> {
+        match &self.config.source.url {
+            Some(url) if !url.trim().is_empty() => Ok(url.trim().to_string()),
+            _ => Err(Error::input(
+                self.config_path(),
+                "source.kind is \"api\" but source.url is not set",
+                "set source.url to the ServiceTracker server, e.g. url = \"https://acme.servicetracker.example\"",
+            )),
+        }
+    }
+
+    /// The API key, read from the environment variable `source.api_key_env`
+    /// names. The key itself never appears in an error.
+    pub fn api_key(&self) -> Result<String> {
+        let name = &self.config.source.api_key_env;
+        match std::env::var(name) {
+            Ok(key) if !key.trim().is_empty() => Ok(key.trim().to_string()),
+            Ok(_) => Err(Error::Usage(format!(
+                "the environment variable {name} (source.api_key_env in ferry.toml) is empty; set it to the ServiceTracker API key"
+            ))),
+            Err(_) => Err(Error::Usage(format!(
+                "the environment variable {name} (source.api_key_env in ferry.toml) is not set; \
+                 export {name}=<ServiceTracker API key> and run again"
+            ))),
+        }
+    }
 }
 
 /// The documented `ferry.toml` that `ferry init` writes.
@@ -310,6 +361,9 @@ client_secret_env = "FERRY_CLIENT_SECRET"
 batch_rows = 32768
 # How many objects are extracted at the same time.
 parallel_objects = 2
+# API source: records per page (1-1000) and attachment downloads in flight.
+page_size = 1000
+parallel_downloads = 4
 "#
     )
 }
