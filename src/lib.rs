@@ -13,6 +13,7 @@ pub mod generate;
 pub mod landing;
 pub mod progress;
 pub mod report;
+pub mod serve;
 pub mod source;
 pub mod stage;
 pub mod workspace;

@@ -1,5 +1,8 @@
 //! `ferry generate DIR [--customers N] [--seed S] [--clean]`: write a
 //! synthetic ServiceTracker CSV export (SPEC §8) and say what it holds.
+//! `ferry generate DIR --mutate --change N --delete M [--seed S]` changes
+//! and deletes records of an existing export instead (see
+//! [`crate::generate::mutate`]).
 //!
 //! The objects and their row counts go to stdout as a table (or JSON with
 //! `--json`), followed by the dirt that was injected; progress goes to
@@ -9,6 +12,7 @@ use std::path::Path;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 
+use crate::generate::mutate::{self, MutateOptions, MutateSummary};
 use crate::generate::{self, GenerateOptions, GenerateSummary};
 use crate::source::schema;
 use crate::{Outcome, Result};
@@ -46,6 +50,72 @@ pub fn run(dir: &Path, customers: u64, seed: u64, clean: bool, json: bool) -> Re
         );
     }
     Ok(Outcome::Ok)
+}
+
+/// `--mutate`: change and delete records of the export in `dir`.
+pub fn run_mutate(dir: &Path, change: u64, delete: u64, seed: u64, json: bool) -> Result<Outcome> {
+    let summary = mutate::mutate_export(
+        dir,
+        &MutateOptions {
+            change,
+            delete,
+            seed,
+        },
+    )?;
+    if json {
+        println!("{}", mutate_json(dir, &summary));
+    } else {
+        println!("{}", mutate_table(&summary));
+        println!(
+            "exported_at moved from {} to {}",
+            summary
+                .round
+                .previous_exported_at
+                .as_deref()
+                .unwrap_or("(none)"),
+            summary.round.exported_at
+        );
+        println!(
+            "ground truth: {} (round {}, seed {seed})",
+            dir.join(mutate::MUTATIONS_FILE).display(),
+            summary.round.round
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+fn mutate_json(dir: &Path, summary: &MutateSummary) -> serde_json::Value {
+    serde_json::json!({
+        "dir": dir.display().to_string(),
+        "round": summary.round,
+        "changed": summary.changed,
+        "deleted": summary.deleted,
+        "rows": summary.rows,
+    })
+}
+
+/// Changes per object.field and deletions per object.
+fn mutate_table(summary: &MutateSummary) -> Table {
+    let mut counts: std::collections::BTreeMap<(&str, String), u64> = Default::default();
+    for c in &summary.changed {
+        *counts
+            .entry(("changed", format!("{}.{}", c.object, c.field)))
+            .or_default() += 1;
+    }
+    for d in &summary.deleted {
+        *counts.entry(("deleted", d.object.clone())).or_default() += 1;
+    }
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_header(vec!["what", "records"]);
+    for ((how, what), n) in counts {
+        table.add_row(vec![format!("{how}: {what}"), n.to_string()]);
+    }
+    if let Some(column) = table.column_mut(1) {
+        column.set_cell_alignment(CellAlignment::Right);
+    }
+    table
 }
 
 fn summary_json(

@@ -19,6 +19,7 @@
 mod attachments;
 mod clock;
 mod dirt;
+pub mod mutate;
 mod names;
 mod output;
 mod records;
