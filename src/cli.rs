@@ -40,7 +40,8 @@ pub enum Command {
         #[arg(long)]
         target: Option<String>,
     },
-    /// Write a synthetic ServiceTracker CSV export (deterministic for a seed).
+    /// Write a synthetic ServiceTracker CSV export (deterministic for a seed),
+    /// or with --mutate change and delete records of an existing one.
     Generate {
         dir: PathBuf,
         #[arg(long, default_value_t = 1000)]
@@ -50,12 +51,28 @@ pub enum Command {
         /// No injected dirt.
         #[arg(long)]
         clean: bool,
+        /// Change and delete records of the existing export in DIR (for
+        /// delta extracts); ground truth goes to DIR/mutations.json.
+        #[arg(long, conflicts_with_all = ["customers", "clean"])]
+        mutate: bool,
+        /// With --mutate: how many records to change.
+        #[arg(long, requires = "mutate", default_value_t = 0, value_name = "N")]
+        change: u64,
+        /// With --mutate: how many records to delete.
+        #[arg(long, requires = "mutate", default_value_t = 0, value_name = "M")]
+        delete: u64,
     },
     /// Land the source in Parquet (landing/<extract_id>/) with a manifest and quarantine.
     Extract {
         /// Land the data even while work orders wait for offline sync.
         #[arg(long)]
         allow_pending: bool,
+        /// Delta: land only records modified at or after this instant that no
+        /// earlier extract landed identically, and the deletions since then.
+        /// `last` = the newest complete extract's watermark; otherwise an RFC
+        /// 3339 timestamp (2026-10-01T12:00:00Z).
+        #[arg(long, value_name = "last|TIMESTAMP")]
+        since: Option<String>,
     },
     /// Load landed extracts into raw.* in ferry.duckdb and build the inventory.
     Stage,
@@ -75,10 +92,47 @@ pub enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Run an emulator of a remote system on loopback.
+    Serve {
+        #[command(subcommand)]
+        target: ServeTarget,
+    },
     /// Render reports to reports/.
     Report {
         #[arg(default_value = "all")]
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServeTarget {
+    /// ServiceTracker's REST API over a CSV export folder (SPEC §8.3).
+    Servicetracker {
+        /// The CSV export folder to serve.
+        #[arg(long, value_name = "EXPORT_DIR")]
+        data: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// The API key clients must send as `Authorization: Bearer KEY`.
+        #[arg(long, env = "SERVICETRACKER_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+        /// Token bucket: at most N requests per second (bursts of N).
+        #[arg(long, value_name = "N")]
+        rate_limit: Option<u32>,
+        /// Answer this share (0–1) of good requests with 429 (deterministic for --seed).
+        #[arg(long, default_value_t = 0.0, value_name = "F")]
+        throttle_fraction: f64,
+        /// Retry-After seconds of --throttle-fraction refusals.
+        #[arg(long, default_value_t = 1, value_name = "SECS")]
+        retry_after: u64,
+        /// Requests allowed per UTC day.
+        #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+        daily_budget: u64,
+        /// Answer the Nth page request of OBJECT with truncated JSON (repeatable).
+        #[arg(long, value_name = "OBJECT:N")]
+        malformed_page: Vec<crate::serve::servicetracker::MalformedPage>,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
     },
 }
 

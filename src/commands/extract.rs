@@ -2,28 +2,51 @@
 //! with a manifest and a quarantine (SPEC §3, issue 2), and the offline-sync
 //! gate: work orders still pending sync are listed and make the command exit
 //! 1 unless `--allow-pending` is given.
+//!
+//! `--since last|<RFC 3339>` makes it a delta (SPEC §6): only records changed
+//! since then land, with the deletions the source reported; the summary says
+//! how many were unchanged.
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 
-use crate::landing::extract::{extract_csv, ExtractOptions, ExtractReport};
+use crate::landing::api_extract::{extract_api, ApiSource};
+use crate::landing::delta::{SinceArg, SinceOrigin};
+use crate::landing::extract::{extract_csv_since, ExtractOptions, ExtractReport};
+use crate::source::api::ApiKey;
 use crate::workspace::{SourceKind, Workspace};
-use crate::{Error, Outcome, Result};
+use crate::{Outcome, Result};
 
 /// How many pending ids are printed before the rest is summarized.
 const PENDING_IDS_SHOWN: usize = 50;
 
-pub fn run(ws: &Workspace, allow_pending: bool, json: bool) -> Result<Outcome> {
+pub fn run(
+    ws: &Workspace,
+    allow_pending: bool,
+    since: Option<&str>,
+    json: bool,
+) -> Result<Outcome> {
+    let since = since.map(SinceArg::parse).transpose()?;
     let opts = ExtractOptions {
         batch_rows: ws.config.extract.batch_rows,
         parallel_objects: ws.config.extract.parallel_objects,
         allow_pending,
     };
     let report = match ws.config.source.kind {
-        SourceKind::Csv => extract_csv(&ws.landing_dir(), &ws.csv_source_dir()?, &opts)?,
+        SourceKind::Csv => extract_csv_since(
+            &ws.landing_dir(),
+            &ws.csv_source_dir()?,
+            &opts,
+            since.as_ref(),
+        )?,
         SourceKind::Api => {
-            return Err(Error::Usage(
-                "source.kind = \"api\" is not supported by this build yet; export CSV from ServiceTracker and set source.kind = \"csv\"".into(),
-            ))
+            let source = ApiSource {
+                url: ws.api_source_url()?,
+                key: ApiKey::new(ws.api_key()?),
+                key_env: ws.config.source.api_key_env.clone(),
+                page_size: ws.config.extract.page_size,
+                parallel_downloads: ws.config.extract.parallel_downloads,
+            };
+            extract_api(&ws.landing_dir(), &source, &opts, since.as_ref())?
         }
     };
     for object in &report.missing_objects {
@@ -37,6 +60,13 @@ pub fn run(ws: &Workspace, allow_pending: bool, json: bool) -> Result<Outcome> {
         let out = serde_json::json!({
             "extract_id": report.manifest.extract_id,
             "folder": report.folder.display().to_string(),
+            "mode": report.manifest.mode,
+            "since": report.manifest.since,
+            "since_from_extract": since_extract(&report),
+            "landed_rows": report.manifest.objects.values().map(|o| o.landed_rows).sum::<u64>(),
+            "unchanged_rows": report.manifest.objects.values().map(|o| o.unchanged_rows).sum::<u64>(),
+            "quarantined_rows": report.manifest.quarantine.rows,
+            "deleted_rows": report.manifest.deleted.as_ref().map_or(0, |d| d.landed_rows),
             "manifest": report.manifest,
             "timings": report.timings,
         });
@@ -74,34 +104,57 @@ fn warn_pending(ids: &[String], allowed: bool) {
     }
 }
 
+/// The extract whose watermark `--since last` continued from.
+fn since_extract(report: &ExtractReport) -> Option<&str> {
+    match &report.since.as_ref()?.origin {
+        SinceOrigin::Watermark { extract_id } => Some(extract_id),
+        SinceOrigin::Given => None,
+    }
+}
+
 fn print_summary(report: &ExtractReport) {
     let m = &report.manifest;
+    let delta = m.mode == crate::landing::manifest::ExtractMode::Delta;
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(vec![
-        "object",
-        "source rows",
-        "landed",
-        "quarantined",
-        "custom fields",
-        "parquet bytes",
-    ]);
+    let mut header = vec!["object", "source rows", "landed", "quarantined"];
+    if delta {
+        header.push("unchanged");
+    }
+    header.extend(["custom fields", "parquet bytes"]);
+    table.set_header(header);
     for (name, o) in &m.objects {
         let custom = o
             .columns
             .iter()
             .filter(|c| c.origin != crate::landing::manifest::ColumnOrigin::Standard)
             .count();
-        table.add_row(vec![
+        let right = |n: u64| Cell::new(n).set_alignment(CellAlignment::Right);
+        let mut row = vec![
             Cell::new(name),
-            Cell::new(o.source_rows).set_alignment(CellAlignment::Right),
-            Cell::new(o.landed_rows).set_alignment(CellAlignment::Right),
-            Cell::new(o.quarantined_rows).set_alignment(CellAlignment::Right),
-            Cell::new(custom).set_alignment(CellAlignment::Right),
-            Cell::new(o.file.bytes).set_alignment(CellAlignment::Right),
-        ]);
+            right(o.source_rows),
+            right(o.landed_rows),
+            right(o.quarantined_rows),
+        ];
+        if delta {
+            row.push(right(o.unchanged_rows));
+        }
+        row.extend([right(custom as u64), right(o.file.bytes)]);
+        table.add_row(row);
     }
-    println!("extract {} → {}", m.extract_id, report.folder.display());
+    match (delta, m.since.as_deref(), since_extract(report)) {
+        (true, Some(since), Some(from)) => println!(
+            "delta extract {} → {} (since {since}, the watermark of {from})",
+            m.extract_id,
+            report.folder.display()
+        ),
+        (true, Some(since), None) => println!(
+            "delta extract {} → {} (since {since})",
+            m.extract_id,
+            report.folder.display()
+        ),
+        _ => println!("extract {} → {}", m.extract_id, report.folder.display()),
+    }
     println!("{table}");
     println!(
         "quarantined rows: {} · attachments landed: {} ({} bytes, {} problems) · watermark: {}",
@@ -111,4 +164,15 @@ fn print_summary(report: &ExtractReport) {
         m.attachments.problems,
         m.watermark.as_deref().unwrap_or("-")
     );
+    if let Some(d) = &m.deleted {
+        let unchanged = if delta {
+            format!(", {} unchanged", d.unchanged_rows)
+        } else {
+            String::new()
+        };
+        println!(
+            "deletions: {} landed ({} reported by the source, {} quarantined{unchanged})",
+            d.landed_rows, d.source_rows, d.quarantined_rows
+        );
+    }
 }

@@ -7,10 +7,11 @@ pub mod extract;
 pub mod generate;
 pub mod init;
 pub mod report;
+pub mod serve;
 pub mod sql;
 pub mod stage;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ServeTarget};
 use crate::workspace::Workspace;
 use crate::{Outcome, Result};
 
@@ -25,13 +26,28 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         } => init::run(&dir, profile, source.as_deref(), target.as_deref(), json),
         Command::Generate {
             dir,
+            mutate: true,
+            seed,
+            change,
+            delete,
+            ..
+        } => generate::run_mutate(&dir, change, delete, seed, json),
+        Command::Generate {
+            dir,
             customers,
             seed,
             clean,
+            ..
         } => generate::run(&dir, customers, seed, clean, json),
-        Command::Extract { allow_pending } => {
-            extract::run(&Workspace::open(&cli.workspace)?, allow_pending, json)
-        }
+        Command::Extract {
+            allow_pending,
+            since,
+        } => extract::run(
+            &Workspace::open(&cli.workspace)?,
+            allow_pending,
+            since.as_deref(),
+            json,
+        ),
         Command::Stage => stage::run(&Workspace::open(&cli.workspace)?, json),
         Command::Sql { query, format } => {
             sql::run(&Workspace::open(&cli.workspace)?, query, format)
@@ -41,6 +57,30 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             customers,
             seed,
         } => demo::run(&dir, customers, seed, json),
+        Command::Serve {
+            target:
+                ServeTarget::Servicetracker {
+                    data,
+                    addr,
+                    api_key,
+                    rate_limit,
+                    throttle_fraction,
+                    retry_after,
+                    daily_budget,
+                    malformed_page,
+                    seed,
+                },
+        } => serve::run_servicetracker(serve::ServiceTrackerArgs {
+            data,
+            addr,
+            api_key,
+            rate_limit,
+            throttle_fraction,
+            retry_after,
+            daily_budget,
+            malformed_pages: malformed_page,
+            seed,
+        }),
         Command::Report { name } => report::run(&Workspace::open(&cli.workspace)?, &name, json),
     }
 }

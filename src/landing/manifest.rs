@@ -2,6 +2,9 @@
 //! held, what landed, what was quarantined, checksums of every file, the
 //! columns found and the watermark for the next delta.
 //!
+//! A delta extract (`ferry extract --since`) has the same shape: `mode` and
+//! `since` say what it is, and each object counts its `unchanged_rows`.
+//!
 //! It is written last, so its presence (in a folder without a `.partial` or
 //! `.failed` suffix) means the extract is complete.
 
@@ -25,7 +28,13 @@ pub struct Manifest {
     pub exported_at: Option<String>,
     /// The export's IANA timezone that local timestamps were converted from.
     pub timezone: Option<String>,
-    /// For a delta extract: the watermark it started from.
+    /// Whether every record was landed (`full`) or only what changed since
+    /// an instant (`delta`, with `since`). Manifests written before deltas
+    /// existed are full extracts.
+    #[serde(default)]
+    pub mode: ExtractMode,
+    /// For a delta extract: the instant it started from (RFC 3339, UTC);
+    /// records with `modified_at >= since` were candidates for landing.
     pub since: Option<String>,
     pub started_at: String,
     pub finished_at: String,
@@ -35,6 +44,50 @@ pub struct Manifest {
     pub quarantine: FileEntry,
     pub attachments: AttachmentsManifest,
     pub pending_sync: PendingSync,
+    /// `_deleted.parquet`: deletions the source reported. Absent only in
+    /// manifests written before ferry landed deletions.
+    #[serde(default)]
+    pub deleted: Option<DeletedManifest>,
+}
+
+/// A full extract lands every record; a delta lands the records modified at
+/// or after `since` that no earlier extract landed identically.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ExtractMode {
+    #[default]
+    Full,
+    Delta,
+}
+
+impl ExtractMode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ExtractMode::Full => "full",
+            ExtractMode::Delta => "delta",
+        }
+    }
+}
+
+/// The deletions an extract landed, with the same conservation as an
+/// object: `source_rows = landed_rows + quarantined_rows + unchanged_rows`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeletedManifest {
+    pub file: FileEntry,
+    /// The source file (the export's `deleted.csv`) and its checksum, when
+    /// the source has one.
+    pub source_file: Option<String>,
+    pub source_sha256: Option<String>,
+    /// Deletions the source reported.
+    pub source_rows: u64,
+    pub landed_rows: u64,
+    /// Rows that could not be read (quarantined as object `deleted`).
+    pub quarantined_rows: u64,
+    /// Delta only: deletions before `since`, or already landed by an
+    /// earlier extract.
+    pub unchanged_rows: u64,
+    /// Newest `deleted_at` among the landed deletions (RFC 3339, UTC).
+    pub newest_deleted_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -64,6 +117,11 @@ pub struct ObjectManifest {
     pub source_rows: u64,
     pub landed_rows: u64,
     pub quarantined_rows: u64,
+    /// Delta only: records modified before `since`, or identical (same id
+    /// and `_row_hash`) to a version an earlier extract landed. Conservation:
+    /// `source_rows = landed_rows + quarantined_rows + unchanged_rows`.
+    #[serde(default)]
+    pub unchanged_rows: u64,
     /// Newest `modified_at` among this object's landed rows.
     pub watermark: Option<String>,
     pub columns: Vec<ColumnInfo>,

@@ -8,8 +8,10 @@
 //!     <object>.parquet            one per object the source holds
 //!     _quarantine.parquet         every row that could not be landed, with its reason
 //!     _attachments.parquet        attachment contents, checked against their sha256
-//!   0002-20261126T080000Z.partial/   interrupted: never read by `stage`
-//!   0003-20261126T090000Z.failed/    failed a conservation check: kept for diagnosis
+//!     _deleted.parquet            deletions the source reported (empty when none)
+//!   0002-20261126T080000Z/        a delta (`--since`): only what changed, same layout
+//!   0003-20261126T080000Z.partial/   interrupted: never read by `stage`
+//!   0004-20261126T090000Z.failed/    failed a conservation check: kept for diagnosis
 //! ```
 //!
 //! An extract folder without the `.partial`/`.failed` suffix is complete by
@@ -23,9 +25,15 @@
 //! [`rowhash`]) and `_source_line` (line of the record's first byte in the
 //! CSV, null for API extracts).
 //!
+//! `_deleted.parquet` columns: `object`, `id`, `deleted_at` (UTC) and
+//! `_source_line` (see [`deleted_columns`]).
+//!
 //! [`FieldType`]: crate::source::schema::FieldType
 
+pub mod api_extract;
+pub mod api_spool;
 pub mod arrow_types;
+pub mod delta;
 pub mod extract;
 pub mod lander;
 pub mod manifest;
@@ -36,6 +44,7 @@ pub mod writer;
 pub const MANIFEST_FILE: &str = "_manifest.json";
 pub const QUARANTINE_FILE: &str = "_quarantine.parquet";
 pub const ATTACHMENTS_FILE: &str = "_attachments.parquet";
+pub const DELETED_FILE: &str = "_deleted.parquet";
 pub const PARTIAL_SUFFIX: &str = ".partial";
 pub const FAILED_SUFFIX: &str = ".failed";
 
@@ -71,4 +80,17 @@ pub mod attachment_columns {
     /// Hex SHA-256 of the landed bytes (matches the source's `sha256`).
     pub const SHA256: &str = "sha256";
     pub const CONTENT: &str = "content";
+}
+
+/// Columns of `_deleted.parquet` (then [`SOURCE_LINE_COLUMN`]): one row per
+/// deletion the source reported.
+pub mod deleted_columns {
+    /// The ServiceTracker object the record belonged to.
+    pub const OBJECT: &str = "object";
+    /// The deleted record's id.
+    pub const ID: &str = "id";
+    /// When the source deleted it (UTC).
+    pub const DELETED_AT: &str = "deleted_at";
+    /// The quarantine's `object` for deletions that could not be read.
+    pub const QUARANTINE_OBJECT: &str = "deleted";
 }

@@ -18,7 +18,9 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, IoContext, Result};
 use crate::landing::arrow_types::{ColumnBuilder, Value};
 use crate::landing::manifest::FileEntry;
-use crate::landing::{attachment_columns as ac, quarantine_columns as qc};
+use crate::landing::{
+    attachment_columns as ac, deleted_columns as dc, quarantine_columns as qc, SOURCE_LINE_COLUMN,
+};
 use crate::source::schema::FieldType;
 
 /// Row groups stay small enough that a writer's buffered row group never
@@ -180,6 +182,48 @@ impl BatchWriter {
     pub fn finish(mut self) -> Result<FileEntry> {
         self.flush_batch()?;
         self.file.finish()
+    }
+}
+
+/// `_deleted.parquet`: one row per deletion the source reported, with the
+/// same types as landed objects (`deleted_at` is a UTC timestamp).
+pub struct DeletedWriter {
+    inner: BatchWriter,
+}
+
+impl DeletedWriter {
+    pub fn create(path: &Path, batch_rows: usize) -> Result<Self> {
+        let columns = [
+            (dc::OBJECT, FieldType::Text),
+            (dc::ID, FieldType::Text),
+            (dc::DELETED_AT, FieldType::Timestamp),
+            (SOURCE_LINE_COLUMN, FieldType::Integer),
+        ]
+        .map(|(name, ty)| (name.to_string(), ty));
+        Ok(DeletedWriter {
+            inner: BatchWriter::create(path, &columns, batch_rows)?,
+        })
+    }
+
+    /// `deleted_at` in microseconds since the epoch, UTC; `line` in the
+    /// source file (none for API deletions).
+    pub fn push(
+        &mut self,
+        object: &str,
+        id: &str,
+        deleted_at: i64,
+        line: Option<u64>,
+    ) -> Result<()> {
+        self.inner.push(&[
+            Value::Text(object),
+            Value::Text(id),
+            Value::Timestamp(deleted_at),
+            line.map_or(Value::Null, |l| Value::Integer(l as i64)),
+        ])
+    }
+
+    pub fn finish(self) -> Result<FileEntry> {
+        self.inner.finish()
     }
 }
 

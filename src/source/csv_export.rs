@@ -11,6 +11,11 @@
 //!   quarantine with its exact bytes and the reason;
 //! - a header that is not UTF-8, repeats a column or lacks a documented
 //!   field stops the extract (exit 2): nothing sensible can be landed from it.
+//!
+//! Deletions: an export may list `deleted: {file, rows}` at the top of its
+//! manifest, a CSV of `object,id,deleted_at` (local time like every CSV
+//! timestamp) naming the records deleted at the source; see
+//! [`land_deleted`].
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
@@ -22,7 +27,8 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::error::{Error, IoContext, Result};
-use crate::landing::lander::{ColumnPlan, ObjectLander, RecordFields};
+use crate::landing::deleted_columns as dc;
+use crate::landing::lander::{ColumnPlan, DeletionLander, ObjectLander, RecordFields};
 use crate::landing::manifest::ColumnOrigin;
 use crate::source::schema::{self, CUSTOM_FIELD_PREFIX};
 use crate::source::typing::TypeGuess;
@@ -34,6 +40,8 @@ struct ManifestFile {
     exported_at: Option<String>,
     timezone: String,
     objects: BTreeMap<String, ManifestObject>,
+    /// The deletions file, when the export reports deletions.
+    deleted: Option<ManifestObject>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -50,6 +58,8 @@ pub struct CsvExport {
     pub exported_at: Option<String>,
     pub timezone: Tz,
     pub objects: Vec<ExportObject>,
+    /// `deleted.csv` (named `deleted`), when the manifest lists one.
+    pub deleted: Option<ExportObject>,
 }
 
 /// One object of the export, as its manifest lists it.
@@ -119,49 +129,18 @@ impl CsvExport {
                     "export again from ServiceTracker",
                 ));
             }
-            let simple = Path::new(&entry.file).components().count() == 1
-                && !entry.file.starts_with('.')
-                && !entry.file.contains(['/', '\\']);
-            if !simple {
-                return Err(Error::input(
-                    &manifest_path,
-                    format!("object `{name}` names the file `{}`, which is not a plain file name inside the export", entry.file),
-                    "the export's files must sit beside manifest.json",
-                ));
-            }
-            let path = dir.join(&entry.file);
-            let meta = match std::fs::metadata(&path) {
-                Ok(m) if m.is_file() => m,
-                Ok(_) => {
-                    return Err(Error::input(
-                        &path,
-                        format!("listed in manifest.json for `{name}` but is not a readable file"),
-                        "export again, or restore the file",
-                    ))
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(Error::input(
-                        &path,
-                        format!("listed in manifest.json for `{name}` but missing"),
-                        "the export is incomplete: export again, or restore the file",
-                    ))
-                }
-                Err(e) => return Err(e).at(&path),
-            };
-            File::open(&path).at(&path)?;
-            objects.push(ExportObject {
-                name,
-                path,
-                file_name: entry.file,
-                rows: entry.rows,
-                bytes: meta.len(),
-            });
+            objects.push(listed_file(dir, &manifest_path, name, entry)?);
         }
+        let deleted = manifest
+            .deleted
+            .map(|entry| listed_file(dir, &manifest_path, dc::QUARANTINE_OBJECT.into(), entry))
+            .transpose()?;
         Ok(CsvExport {
             dir: dir.to_path_buf(),
             exported_at: manifest.exported_at,
             timezone,
             objects,
+            deleted,
         })
     }
 
@@ -174,6 +153,53 @@ impl CsvExport {
             .filter(|name| !self.objects.iter().any(|o| o.name == *name))
             .collect()
     }
+}
+
+/// A file the manifest lists (for `name`), checked to be a plain readable
+/// file beside manifest.json.
+fn listed_file(
+    dir: &Path,
+    manifest_path: &Path,
+    name: String,
+    entry: ManifestObject,
+) -> Result<ExportObject> {
+    let simple = Path::new(&entry.file).components().count() == 1
+        && !entry.file.starts_with('.')
+        && !entry.file.contains(['/', '\\']);
+    if !simple {
+        return Err(Error::input(
+            manifest_path,
+            format!("object `{name}` names the file `{}`, which is not a plain file name inside the export", entry.file),
+            "the export's files must sit beside manifest.json",
+        ));
+    }
+    let path = dir.join(&entry.file);
+    let meta = match std::fs::metadata(&path) {
+        Ok(m) if m.is_file() => m,
+        Ok(_) => {
+            return Err(Error::input(
+                &path,
+                format!("listed in manifest.json for `{name}` but is not a readable file"),
+                "export again, or restore the file",
+            ))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::input(
+                &path,
+                format!("listed in manifest.json for `{name}` but missing"),
+                "the export is incomplete: export again, or restore the file",
+            ))
+        }
+        Err(e) => return Err(e).at(&path),
+    };
+    File::open(&path).at(&path)?;
+    Ok(ExportObject {
+        name,
+        path,
+        file_name: entry.file,
+        rows: entry.rows,
+        bytes: meta.len(),
+    })
 }
 
 fn csv_reader(path: &Path) -> Result<csv::Reader<BufReader<File>>> {
@@ -423,6 +449,74 @@ pub fn land_object<'q>(
     }
     on_rows(count % 65536);
     Ok(lander)
+}
+
+/// Lands the export's `deleted.csv` (columns `object`, `id`, `deleted_at`,
+/// in any order; others are ignored) through `lander`. A row with the wrong
+/// number of fields is quarantined like an object's; a header without the
+/// three columns stops the extract.
+pub fn land_deleted(file: &ExportObject, lander: &mut DeletionLander<'_>) -> Result<()> {
+    let path = &file.path;
+    let mut reader = csv_reader(path)?;
+    let header = read_header(&mut reader, path)?;
+    let index_of = |name: &str| header.iter().position(|h| h == name);
+    let (Some(object), Some(id), Some(deleted_at)) = (
+        index_of(dc::OBJECT),
+        index_of(dc::ID),
+        index_of(dc::DELETED_AT),
+    ) else {
+        return Err(Error::input(
+            path,
+            format!(
+                "the header must name the columns object, id and deleted_at; it has: {}",
+                header.join(", ")
+            ),
+            "export again from ServiceTracker: the deletions file lists object,id,deleted_at",
+        ));
+    };
+    let raw_file = File::open(path).at(path)?;
+    let mut record = csv::ByteRecord::new();
+    loop {
+        let start = reader.position().byte();
+        let more = reader
+            .read_byte_record(&mut record)
+            .map_err(|e| csv_error(path, e))?;
+        if !more {
+            break;
+        }
+        let end = reader.position().byte();
+        let line = record.position().map(|p| p.line());
+        let raw = || {
+            let mut buf = vec![0u8; (end - start) as usize];
+            match raw_file.read_exact_at(&mut buf, start) {
+                Ok(()) => {
+                    while matches!(buf.last(), Some(b'\n' | b'\r')) {
+                        buf.pop();
+                    }
+                    buf
+                }
+                Err(e) => format!("<could not re-read bytes {start}..{end}: {e}>").into_bytes(),
+            }
+        };
+        let fields = CsvRecord { record: &record };
+        if record.len() != header.len() {
+            let reason = format!(
+                "malformed row: expected {} fields as in the header, found {} (an unquoted comma or a truncated line)",
+                header.len(),
+                record.len()
+            );
+            let record_id = fields
+                .field(id)
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty());
+            lander.reject(line, record_id, None, reason, raw())?;
+        } else {
+            let get = |i: usize| fields.field(i).unwrap_or_default();
+            lander.land(get(object), get(id), get(deleted_at), line, raw)?;
+        }
+    }
+    Ok(())
 }
 
 /// A CSV record with the CR of a CRLF line ending trimmed off its last field.

@@ -111,6 +111,9 @@ pub fn listed_files(manifest: &Manifest) -> Vec<&FileEntry> {
     let mut files: Vec<&FileEntry> = manifest.objects.values().map(|o| &o.file).collect();
     files.push(&manifest.quarantine);
     files.push(&manifest.attachments.file);
+    if let Some(deleted) = &manifest.deleted {
+        files.push(&deleted.file);
+    }
     files
 }
 

@@ -8,6 +8,11 @@
 //! `raw.*` or not at all, and `meta.extracts` says which. Staging is
 //! idempotent: an extract already in the ledger is skipped, and rows already
 //! staged by an earlier extract are not added again.
+//!
+//! Delta extracts (`ferry extract --since`) stage the same way: their changed
+//! records become new versions in `raw.<object>`, their deletions go to
+//! `raw._deleted`, and `raw.<object>_current` hides a record whose newest
+//! deletion is at or after its newest version's `modified_at`.
 
 pub mod db;
 pub mod discover;
@@ -27,14 +32,14 @@ use discover::{
 };
 use inventory::{object_order, rebuild_inventory, InventorySummary};
 use raw::{
-    create_current_view, current_view, load_parquet, RawTable, WidenedColumn,
-    ATTACHMENT_CONTENT_TABLE, ATTACHMENT_KEY, CURRENT_SUFFIX, OBJECT_KEY, QUARANTINE_KEY,
-    QUARANTINE_TABLE, RAW_SCHEMA,
+    create_current_view, current_view, ensure_deleted_table, load_parquet, RawTable, WidenedColumn,
+    ATTACHMENT_CONTENT_TABLE, ATTACHMENT_KEY, CURRENT_SUFFIX, DELETED_KEY, DELETED_TABLE,
+    EXTRACT_ID_COLUMN, OBJECT_KEY, QUARANTINE_KEY, QUARANTINE_TABLE, RAW_SCHEMA,
 };
 
 use crate::error::{Error, Result};
-use crate::landing::manifest::Manifest;
-use crate::landing::MANIFEST_FILE;
+use crate::landing::manifest::{ExtractMode, Manifest};
+use crate::landing::{deleted_columns as dc, MANIFEST_FILE};
 use crate::progress;
 use crate::workspace::Workspace;
 
@@ -67,6 +72,10 @@ impl StageSummary {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StagedExtract {
     pub extract_id: String,
+    /// `full` or `delta`.
+    pub mode: ExtractMode,
+    /// For a delta: the instant it started from (RFC 3339).
+    pub since: Option<String>,
     pub objects: Vec<StagedObject>,
     /// Rows of `_quarantine.parquet`, and how many were not already staged.
     pub quarantine_rows: u64,
@@ -74,6 +83,9 @@ pub struct StagedExtract {
     /// Rows of `_attachments.parquet`, and how many were not already staged.
     pub attachment_rows: u64,
     pub new_attachment_rows: u64,
+    /// Rows of `_deleted.parquet`, and how many were not already staged.
+    pub deleted_rows: u64,
+    pub new_deleted_rows: u64,
     /// Work orders the extract found waiting for offline sync.
     pub pending_sync: usize,
     /// Whether the extract was run with `--allow-pending`.
@@ -86,6 +98,9 @@ pub struct StagedObject {
     pub object: String,
     pub landed_rows: u64,
     pub quarantined_rows: u64,
+    /// Delta only: source records the extract did not land because they
+    /// had not changed.
+    pub unchanged_rows: u64,
     /// Rows inserted into `raw.<object>`: versions not staged before.
     pub new_versions: u64,
     pub added_columns: Vec<String>,
@@ -104,6 +119,14 @@ pub struct ObjectSummary {
     pub current_records: u64,
     /// Rows the extracts staged in this run quarantined for this object.
     pub quarantined_rows: u64,
+    /// Source records the (delta) extracts staged in this run did not land
+    /// because they had not changed.
+    pub unchanged_rows: u64,
+    /// Deletions of this object this run added to `raw._deleted`.
+    pub new_deletions: u64,
+    /// Records staged in `raw.<object>` that `_current` hides because the
+    /// source deleted them (after this run).
+    pub deleted_records: u64,
 }
 
 /// Stages every complete extract not staged yet, in id order, then rebuilds
@@ -247,8 +270,17 @@ CREATE TABLE IF NOT EXISTS meta.extracts (
     attachment_rows      BIGINT NOT NULL,
     new_attachment_rows  BIGINT NOT NULL,    -- rows added to raw.attachment_content
     staged_at            TIMESTAMPTZ NOT NULL,
-    manifest             VARCHAR NOT NULL    -- the extract's _manifest.json, verbatim
+    manifest             VARCHAR NOT NULL,   -- the extract's _manifest.json, verbatim
+    mode                 VARCHAR DEFAULT 'full',  -- full | delta
+    unchanged_rows       BIGINT DEFAULT 0,   -- delta: source records not landed because unchanged
+    deleted_rows         BIGINT DEFAULT 0,   -- rows of _deleted.parquet
+    new_deleted_rows     BIGINT DEFAULT 0    -- rows added to raw._deleted
 );
+-- Added with delta extracts; databases staged before get them here.
+ALTER TABLE meta.extracts ADD COLUMN IF NOT EXISTS mode VARCHAR DEFAULT 'full';
+ALTER TABLE meta.extracts ADD COLUMN IF NOT EXISTS unchanged_rows BIGINT DEFAULT 0;
+ALTER TABLE meta.extracts ADD COLUMN IF NOT EXISTS deleted_rows BIGINT DEFAULT 0;
+ALTER TABLE meta.extracts ADD COLUMN IF NOT EXISTS new_deleted_rows BIGINT DEFAULT 0;
 
 CREATE TABLE IF NOT EXISTS meta.extract_objects (
     extract_id       VARCHAR NOT NULL,
@@ -259,8 +291,10 @@ CREATE TABLE IF NOT EXISTS meta.extract_objects (
     new_versions     BIGINT NOT NULL,        -- rows actually inserted into raw.<object>
     parquet_sha256   VARCHAR NOT NULL,
     watermark        TIMESTAMPTZ,
+    unchanged_rows   BIGINT DEFAULT 0,       -- delta: source records not landed because unchanged
     PRIMARY KEY (extract_id, object)
 );
+ALTER TABLE meta.extract_objects ADD COLUMN IF NOT EXISTS unchanged_rows BIGINT DEFAULT 0;
 "#;
 
 fn create_ledger(conn: &Connection) -> Result<()> {
@@ -297,10 +331,13 @@ fn stage_extract(
     })?;
 
     let id = extract.extract_id.as_str();
-    let bar = progress::steps(id, manifest.objects.len() as u64 + 2);
+    let bar = progress::steps(id, manifest.objects.len() as u64 + 3);
     let tx = conn.transaction()?;
+    ensure_deleted_table(&tx)?;
     let mut staged = StagedExtract {
         extract_id: id.to_string(),
+        mode: manifest.mode,
+        since: manifest.since.clone(),
         pending_sync: manifest.pending_sync.ids.len(),
         pending_sync_allowed: manifest.pending_sync.allowed,
         ..StagedExtract::default()
@@ -336,7 +373,9 @@ fn stage_extract(
             ));
         }
         tx.execute(
-            "INSERT INTO meta.extract_objects VALUES (?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ))",
+            "INSERT INTO meta.extract_objects (extract_id, object, source_rows, landed_rows, \
+             quarantined_rows, new_versions, parquet_sha256, watermark, unchanged_rows) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ), ?)",
             duckdb::params![
                 id,
                 object,
@@ -346,12 +385,14 @@ fn stage_extract(
                 outcome.inserted as i64,
                 entry.file.sha256,
                 parse_optional_time(entry.watermark.as_deref(), "watermark", &manifest_path)?,
+                entry.unchanged_rows as i64,
             ],
         )?;
         staged.objects.push(StagedObject {
             object: object.clone(),
             landed_rows: entry.landed_rows,
             quarantined_rows: entry.quarantined_rows,
+            unchanged_rows: entry.unchanged_rows,
             new_versions: outcome.inserted,
             added_columns: outcome.added_columns,
             widened_columns: outcome.widened_columns,
@@ -379,9 +420,34 @@ fn stage_extract(
     staged.new_attachment_rows = load_parquet(&tx, attachments, &attachments_file, id)?.inserted;
     bar.inc(1);
 
+    bar.set_message("deletions");
+    if let Some(deleted) = &manifest.deleted {
+        let file = resolve_file(extract, &deleted.file)?;
+        let table = RawTable {
+            table: DELETED_TABLE,
+            key: DELETED_KEY,
+        };
+        staged.deleted_rows = deleted.file.rows;
+        staged.new_deleted_rows = load_parquet(&tx, table, &file, id)?.inserted;
+        // Views made before deletions were filtered, for objects this
+        // extract did not bring, are brought up to date too.
+        for object in objects_deleted_by(&tx, id)? {
+            if raw::object_table_exists(&tx, &object)? {
+                create_current_view(&tx, &object)?;
+            }
+        }
+    }
+    bar.inc(1);
+
+    let unchanged_rows: u64 = manifest.objects.values().map(|o| o.unchanged_rows).sum();
     tx.execute(
-        "INSERT INTO meta.extracts VALUES (?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ), \
-         CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ), ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ), ?)",
+        "INSERT INTO meta.extracts (extract_id, source_kind, location, exported_at, timezone, since, \
+         started_at, finished_at, watermark, pending_sync_count, pending_sync_allowed, quarantine_rows, \
+         new_quarantine_rows, attachment_rows, new_attachment_rows, staged_at, manifest, mode, \
+         unchanged_rows, deleted_rows, new_deleted_rows) \
+         VALUES (?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ), \
+         CAST(? AS TIMESTAMPTZ), CAST(? AS TIMESTAMPTZ), ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ), ?, \
+         ?, ?, ?, ?)",
         duckdb::params![
             id,
             manifest.source.kind,
@@ -400,6 +466,10 @@ fn stage_extract(
             staged.new_attachment_rows as i64,
             Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
             manifest_text,
+            manifest.mode.as_str(),
+            unchanged_rows as i64,
+            staged.deleted_rows as i64,
+            staged.new_deleted_rows as i64,
         ],
     )?;
     tx.commit()?;
@@ -419,6 +489,18 @@ fn stage_extract(
         });
     }
     Ok(staged)
+}
+
+/// The objects named by deletions that `extract_id` added to `raw._deleted`.
+fn objects_deleted_by(conn: &Connection, extract_id: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT DISTINCT {} FROM {} WHERE {} = ? ORDER BY 1",
+        quote_ident(dc::OBJECT),
+        db::qualified(RAW_SCHEMA, DELETED_TABLE),
+        quote_ident(EXTRACT_ID_COLUMN)
+    ))?;
+    let rows = stmt.query_map([extract_id], |row| row.get::<_, String>(0))?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 
 /// Object names become table names next to ferry's own tables, so a name
@@ -506,22 +588,87 @@ fn object_summaries(conn: &Connection, staged: &[StagedExtract]) -> Result<Vec<O
             entry.landed_rows += o.landed_rows;
             entry.new_versions += o.new_versions;
             entry.quarantined_rows += o.quarantined_rows;
+            entry.unchanged_rows += o.unchanged_rows;
         }
     }
+    let staged_ids: Vec<&str> = staged.iter().map(|e| e.extract_id.as_str()).collect();
+    for (object, count) in new_deletions_by_object(conn, &staged_ids)? {
+        by_object
+            .entry(object.clone())
+            .or_insert_with(|| ObjectSummary {
+                object,
+                ..ObjectSummary::default()
+            })
+            .new_deletions = count;
+    }
     let mut summaries: Vec<ObjectSummary> = by_object.into_values().collect();
+    let deleted_objects = objects_with_deletions(conn)?;
     for summary in &mut summaries {
-        if raw::object_table_exists(conn, &summary.object)? {
-            let count: i64 = conn.query_row(
+        if !raw::object_table_exists(conn, &summary.object)? {
+            continue;
+        }
+        let current_view = db::qualified(RAW_SCHEMA, &current_view(&summary.object));
+        let current: i64 =
+            conn.query_row(&format!("SELECT count(*) FROM {current_view}"), [], |row| {
+                row.get(0)
+            })?;
+        summary.current_records = current as u64;
+        if deleted_objects.contains(&summary.object) {
+            // Every id with a version has exactly one row in `_current`
+            // unless a deletion hides it.
+            let staged_ids: i64 = conn.query_row(
                 &format!(
-                    "SELECT count(*) FROM {}",
-                    db::qualified(RAW_SCHEMA, &current_view(&summary.object))
+                    "SELECT count(DISTINCT {}) FROM {}",
+                    quote_ident("id"),
+                    db::qualified(RAW_SCHEMA, &summary.object)
                 ),
                 [],
                 |row| row.get(0),
             )?;
-            summary.current_records = count as u64;
+            summary.deleted_records = staged_ids.saturating_sub(current) as u64;
         }
     }
     summaries.sort_by_key(|s| object_order(&s.object));
     Ok(summaries)
+}
+
+/// Objects with at least one deletion in `raw._deleted`.
+fn objects_with_deletions(conn: &Connection) -> Result<BTreeSet<String>> {
+    if !db::relation_exists(conn, RAW_SCHEMA, DELETED_TABLE)? {
+        return Ok(BTreeSet::new());
+    }
+    let mut stmt = conn.prepare(&format!(
+        "SELECT DISTINCT {} FROM {}",
+        quote_ident(dc::OBJECT),
+        db::qualified(RAW_SCHEMA, DELETED_TABLE)
+    ))?;
+    let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// Per object: deletions the given extracts added to `raw._deleted`.
+fn new_deletions_by_object(conn: &Connection, extract_ids: &[&str]) -> Result<Vec<(String, u64)>> {
+    let mut out = Vec::new();
+    if extract_ids.is_empty() || !db::relation_exists(conn, RAW_SCHEMA, DELETED_TABLE)? {
+        return Ok(out);
+    }
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {object}, count(*) FROM {table} WHERE {extract} = ? GROUP BY 1 ORDER BY 1",
+        object = quote_ident(dc::OBJECT),
+        table = db::qualified(RAW_SCHEMA, DELETED_TABLE),
+        extract = quote_ident(EXTRACT_ID_COLUMN)
+    ))?;
+    for id in extract_ids {
+        let rows = stmt.query_map([id], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+        })?;
+        for row in rows {
+            let (object, count) = row?;
+            match out.iter_mut().find(|(o, _)| *o == object) {
+                Some((_, total)) => *total += count,
+                None => out.push((object, count)),
+            }
+        }
+    }
+    Ok(out)
 }

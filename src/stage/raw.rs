@@ -5,7 +5,8 @@
 //! a row is inserted only when its (`id`, `_row_hash`) is not there yet, so
 //! staging the same data twice adds nothing, and a record changed at the
 //! source adds exactly one version. `raw.<object>_current` shows the newest
-//! version of each id. The whole load is one `INSERT ... SELECT FROM
+//! version of each id that the source has not deleted since (deletions are
+//! staged in `raw._deleted`). The whole load is one `INSERT ... SELECT FROM
 //! read_parquet(?)` with an anti-join — never row-by-row inserts, which are
 //! orders of magnitude slower in DuckDB.
 //!
@@ -19,9 +20,12 @@ use std::path::Path;
 use duckdb::Connection;
 use serde::Serialize;
 
-use super::db::{qualified, quote_ident, relation_exists, table_columns, ColumnType};
+use super::db::{
+    constant_literal, qualified, quote_ident, relation_exists, table_columns, ColumnType,
+};
 use crate::error::{Error, Result};
-use crate::landing::{ROW_HASH_COLUMN, SOURCE_LINE_COLUMN};
+use crate::landing::delta::MODIFIED_AT;
+use crate::landing::{deleted_columns as dc, ROW_HASH_COLUMN, SOURCE_LINE_COLUMN};
 
 /// The schema every landed table lives in.
 pub const RAW_SCHEMA: &str = "raw";
@@ -31,6 +35,8 @@ pub const EXTRACT_ID_COLUMN: &str = "_extract_id";
 pub const QUARANTINE_TABLE: &str = "_quarantine";
 /// Attachment contents (`_attachments.parquet`) from every extract.
 pub const ATTACHMENT_CONTENT_TABLE: &str = "attachment_content";
+/// Deletions (`_deleted.parquet`) from every extract.
+pub const DELETED_TABLE: &str = "_deleted";
 /// Suffix of the newest-version view of an object table.
 pub const CURRENT_SUFFIX: &str = "_current";
 
@@ -38,6 +44,7 @@ pub const CURRENT_SUFFIX: &str = "_current";
 pub const OBJECT_KEY: &[&str] = &["id", ROW_HASH_COLUMN];
 pub const QUARANTINE_KEY: &[&str] = &["object", "record_id", "field", "reason", "raw_bytes"];
 pub const ATTACHMENT_KEY: &[&str] = &["attachment_id", "sha256"];
+pub const DELETED_KEY: &[&str] = &[dc::OBJECT, dc::ID, dc::DELETED_AT];
 
 /// A raw table and what makes two of its rows "the same".
 #[derive(Debug, Clone, Copy)]
@@ -216,7 +223,26 @@ fn evolve_table(
     Ok(())
 }
 
-/// (Re)creates `raw.<object>_current`: the newest version of each id.
+/// Creates `raw._deleted` when it does not exist yet, with the types
+/// `_deleted.parquet` loads as, so `_current` views can always refer to it.
+pub fn ensure_deleted_table(conn: &Connection) -> Result<()> {
+    conn.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS {table} (\
+         {object} VARCHAR, {id} VARCHAR, {at} TIMESTAMP WITH TIME ZONE, \
+         {line} BIGINT, {extract} VARCHAR NOT NULL)",
+        table = qualified(RAW_SCHEMA, DELETED_TABLE),
+        object = quote_ident(dc::OBJECT),
+        id = quote_ident(dc::ID),
+        at = quote_ident(dc::DELETED_AT),
+        line = quote_ident(SOURCE_LINE_COLUMN),
+        extract = quote_ident(EXTRACT_ID_COLUMN),
+    ))?;
+    Ok(())
+}
+
+/// (Re)creates `raw.<object>_current`: the newest version of each id,
+/// unless the source deleted the record at or after that version's
+/// `modified_at`.
 ///
 /// Newest means the highest `_extract_id`; two versions of one id inside a
 /// single extract (a duplicated CSV row) are ordered by `_source_line`, the
@@ -224,10 +250,12 @@ fn evolve_table(
 /// scan order. The view is recreated after every load because DuckDB binds a
 /// view's `*` when it is created.
 ///
-/// Hook for deletions (SPEC §6, delta window): when the source reports
-/// deleted ids, they will be filtered here, so every consumer of `_current`
-/// sees them gone without changing.
+/// Deletions (SPEC §6, delta window) come from `raw._deleted`: a record
+/// modified after its deletion (re-created at the source) shows again. A
+/// version without a `modified_at` cannot be newer than a deletion, so any
+/// deletion hides it — as it does for objects without a typed `modified_at`.
 pub fn create_current_view(conn: &Connection, object: &str) -> Result<()> {
+    ensure_deleted_table(conn)?;
     let columns = table_columns(conn, RAW_SCHEMA, object)?;
     let has = |name: &str| columns.iter().any(|c| c.name == name);
     let mut order = vec![format!("{} DESC", quote_ident(EXTRACT_ID_COLUMN))];
@@ -238,25 +266,47 @@ pub fn create_current_view(conn: &Connection, object: &str) -> Result<()> {
         ));
     }
     order.push(format!("{} DESC", quote_ident(ROW_HASH_COLUMN)));
+    let id = quote_ident("id");
+    let typed_modified_at = columns
+        .iter()
+        .any(|c| c.name == MODIFIED_AT && c.data_type == "TIMESTAMP WITH TIME ZONE");
+    let deleted_after = if typed_modified_at {
+        let modified_at = quote_ident(MODIFIED_AT);
+        format!(
+            " AND (newest.{modified_at} IS NULL OR deleted.{at} >= newest.{modified_at})",
+            at = quote_ident(dc::DELETED_AT)
+        )
+    } else {
+        String::new()
+    };
     conn.execute_batch(&format!(
         "CREATE OR REPLACE VIEW {view} AS \
-         SELECT * FROM {table} \
-         QUALIFY row_number() OVER (PARTITION BY {id} ORDER BY {order}) = 1",
+         WITH newest AS (\
+           SELECT * FROM {table} \
+           QUALIFY row_number() OVER (PARTITION BY {id} ORDER BY {order}) = 1) \
+         SELECT * FROM newest \
+         WHERE NOT EXISTS (\
+           SELECT 1 FROM {deleted} AS deleted \
+           WHERE deleted.{object_col} = {object} \
+             AND deleted.{id_col} = CAST(newest.{id} AS VARCHAR){deleted_after})",
         view = qualified(RAW_SCHEMA, &current_view(object)),
         table = qualified(RAW_SCHEMA, object),
-        id = quote_ident("id"),
         order = order.join(", "),
+        deleted = qualified(RAW_SCHEMA, DELETED_TABLE),
+        object_col = quote_ident(dc::OBJECT),
+        object = constant_literal(object),
+        id_col = quote_ident(dc::ID),
     ))?;
     Ok(())
 }
 
 /// The cheapest relation holding exactly the rows of `raw.<object>_current`,
-/// as SQL text: the table itself when every id has a single version (the
-/// common case after a first extract, where the view's window over all
-/// versions is pure cost), otherwise the view.
+/// as SQL text: the table itself when every id has a single version and no
+/// deletion of the object is staged (the common case after a first extract,
+/// where the view's window over all versions is pure cost), otherwise the
+/// view.
 ///
-/// Keep this in step with [`create_current_view`]: when the view starts
-/// filtering deleted ids, the shortcut must apply the same filter.
+/// Keep this in step with [`create_current_view`].
 pub fn current_rows_source(conn: &Connection, object: &str) -> Result<String> {
     let table = qualified(RAW_SCHEMA, object);
     // count(*) counts NULL ids and count(DISTINCT) does not, so equality also
@@ -269,7 +319,18 @@ pub fn current_rows_source(conn: &Connection, object: &str) -> Result<String> {
         [],
         |row| row.get(0),
     )?;
-    Ok(if single_version {
+    let deletions = single_version
+        && relation_exists(conn, RAW_SCHEMA, DELETED_TABLE)?
+        && conn.query_row(
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM {} WHERE {} = ?)",
+                qualified(RAW_SCHEMA, DELETED_TABLE),
+                quote_ident(dc::OBJECT)
+            ),
+            [object],
+            |row| row.get::<_, bool>(0),
+        )?;
+    Ok(if single_version && !deletions {
         table
     } else {
         qualified(RAW_SCHEMA, &current_view(object))

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ferry::landing::manifest::{
-    AttachmentsManifest, ColumnInfo, ColumnOrigin, FileEntry, Manifest, ObjectManifest,
-    PendingSync, SourceInfo,
+    AttachmentsManifest, ColumnInfo, ColumnOrigin, ExtractMode, FileEntry, Manifest,
+    ObjectManifest, PendingSync, SourceInfo,
 };
 use ferry::source::schema::FieldType;
 use ferry::workspace::{Profile, SourceSetting, Workspace};
@@ -260,6 +260,7 @@ impl ExtractBuilder {
                     source_rows: rows + object.quarantined_rows,
                     landed_rows: rows,
                     quarantined_rows: object.quarantined_rows,
+                    unchanged_rows: 0,
                     watermark: object_watermark,
                     columns: object
                         .columns
@@ -296,6 +297,7 @@ impl ExtractBuilder {
             },
             exported_at: Some("2026-11-25 18:00:00".into()),
             timezone: Some("America/Chicago".into()),
+            mode: ExtractMode::Full,
             since: None,
             started_at: self.started_at.clone(),
             finished_at: self.started_at.clone(),
@@ -311,6 +313,7 @@ impl ExtractBuilder {
                 ids: self.pending_sync.clone(),
                 allowed: self.pending_allowed,
             },
+            deleted: None,
         };
         manifest
             .write(&dir.join("_manifest.json"))
