@@ -582,6 +582,18 @@ fn newest_deletion(path: &Path, tz: &Tz) -> Result<Option<i64>> {
     Ok(newest)
 }
 
+/// Eligible records over `objects`, each object counted once.
+fn available<'a>(
+    eligible: &BTreeMap<String, Vec<String>>,
+    objects: impl Iterator<Item = &'a str>,
+) -> u64 {
+    let distinct: std::collections::BTreeSet<&str> = objects.collect();
+    distinct
+        .iter()
+        .map(|o| eligible.get(*o).map_or(0, Vec::len) as u64)
+        .sum()
+}
+
 /// Chooses the records to change and delete, cycling through the targets
 /// from a seeded start so every kind gets its share.
 fn pick(
@@ -589,30 +601,25 @@ fn pick(
     opts: &MutateOptions,
     round: u64,
 ) -> Result<Vec<(String, String, Edit)>> {
-    let available = |objects: &mut dyn Iterator<Item = &str>,
-                     eligible: &BTreeMap<String, Vec<String>>| {
-        let mut seen = HashSet::new();
-        objects
-            .filter(|o| seen.insert(*o))
-            .map(|o| eligible.get(o).map_or(0, Vec::len) as u64)
-            .sum::<u64>()
-    };
-    let changeable = available(&mut CHANGE_TARGETS.iter().map(|(o, _)| *o), eligible);
-    let deletable = available(&mut DELETE_TARGETS.iter().copied(), eligible);
+    let change_objects = CHANGE_TARGETS.iter().map(|(o, _)| *o);
+    let changeable = available(eligible, change_objects.clone());
+    let deletable = available(eligible, DELETE_TARGETS.iter().copied());
     // Activities can be changed or deleted, never both.
     let either = available(
-        &mut CHANGE_TARGETS
-            .iter()
-            .map(|(o, _)| *o)
-            .chain(DELETE_TARGETS.iter().copied()),
         eligible,
+        change_objects.chain(DELETE_TARGETS.iter().copied()),
     );
     if opts.change > changeable || opts.delete > deletable || opts.change + opts.delete > either {
+        let fields: Vec<String> = CHANGE_TARGETS
+            .iter()
+            .map(|(o, f)| format!("{o}.{f}"))
+            .collect();
         return Err(Error::Usage(format!(
-            "--change {} --delete {} asks for more than the export offers: {changeable} records can be changed and {deletable} deleted (clean, well-formed records of {} / {})",
+            "--change {} --delete {} asks for more than the export offers: {changeable} records \
+             can be changed ({}) and {deletable} deleted ({}), counting only clean, well-formed records",
             opts.change,
             opts.delete,
-            CHANGE_TARGETS.iter().map(|(o, f)| format!("{o}.{f}")).collect::<Vec<_>>().join(", "),
+            fields.join(", "),
             DELETE_TARGETS.join(", "),
         )));
     }

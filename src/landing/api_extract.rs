@@ -125,6 +125,7 @@ pub fn extract_api(
             .counters
             .throttled
             .load(std::sync::atomic::Ordering::Relaxed),
+        seconds = timings.objects_seconds,
         "fetched"
     );
 
@@ -288,18 +289,44 @@ fn land_spool(
     let quarantine: SharedQuarantine = Mutex::new(QuarantineWriter::create(
         &folder.path.join(QUARANTINE_FILE),
     )?);
-    let mut landed = BTreeMap::new();
+    // Objects land in parallel, largest first, as on the CSV path.
+    let mut queue: Vec<(&String, &Checkpoint)> =
+        checkpoints.iter().filter(|(_, c)| !c.missing).collect();
+    queue.sort_by_key(|(_, c)| std::cmp::Reverse(c.bytes));
     let progress = crate::progress::rows("land");
-    for (object, checkpoint) in checkpoints.iter().filter(|(_, c)| !c.missing) {
-        let filter = match delta {
-            Some(d) => Some(d.filter_for(object)?),
-            None => None,
-        };
-        let result = land_object(spool, object, checkpoint, folder, opts, filter, &quarantine)?;
-        progress.inc(checkpoint.records);
-        landed.insert(object.clone(), result);
-    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Mutex<Vec<Result<LandedObject>>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..opts.parallel_objects.min(queue.len()).max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((object, checkpoint)) = queue.get(i) else {
+                    return;
+                };
+                let result = delta
+                    .map(|d| d.filter_for(object))
+                    .transpose()
+                    .and_then(|filter| {
+                        land_object(spool, object, checkpoint, folder, opts, filter, &quarantine)
+                    });
+                progress.inc(checkpoint.records);
+                let failed = result.is_err();
+                results
+                    .lock()
+                    .expect("no landing thread panics")
+                    .push(result);
+                if failed {
+                    return;
+                }
+            });
+        }
+    });
     progress.finish_and_clear();
+    let mut landed = BTreeMap::new();
+    for result in results.into_inner().expect("landing threads finished") {
+        let object = result?;
+        landed.insert(object.name.clone(), object);
+    }
     let (deleted_file, deleted_stats, deleted_rows) =
         land_deletions(spool, checkpoints, folder, opts, delta, &quarantine)?;
     let objects = conserve(checkpoints, &landed)?;
