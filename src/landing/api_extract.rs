@@ -19,8 +19,8 @@ use crate::error::{Error, IoContext, Result};
 use crate::landing::api_spool::{spooled_pages, Checkpoint, Spool, SpoolState, SPOOL_DIR};
 use crate::landing::delta::{DeltaFilter, History, SinceArg};
 use crate::landing::extract::{
-    empty_attachments, land_attachment_contents, micros_to_rfc3339, now_rfc3339, Delta,
-    ExtractFolder, ExtractOptions, ExtractReport, ExtractTimings, LandedObject,
+    empty_attachments, land_attachment_contents, land_in_parallel, micros_to_rfc3339, now_rfc3339,
+    Delta, ExtractFolder, ExtractOptions, ExtractReport, ExtractTimings, LandedObject,
 };
 use crate::landing::lander::{DeletionLander, ObjectLander, SharedQuarantine, TimeBasis};
 use crate::landing::manifest::{
@@ -293,40 +293,17 @@ fn land_spool(
     let mut queue: Vec<(&String, &Checkpoint)> =
         checkpoints.iter().filter(|(_, c)| !c.missing).collect();
     queue.sort_by_key(|(_, c)| std::cmp::Reverse(c.bytes));
-    let progress = crate::progress::rows("land");
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Mutex<Vec<Result<LandedObject>>> = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..opts.parallel_objects.min(queue.len()).max(1) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some((object, checkpoint)) = queue.get(i) else {
-                    return;
-                };
-                let result = delta
-                    .map(|d| d.filter_for(object))
-                    .transpose()
-                    .and_then(|filter| {
-                        land_object(spool, object, checkpoint, folder, opts, filter, &quarantine)
-                    });
-                progress.inc(checkpoint.records);
-                let failed = result.is_err();
-                results
-                    .lock()
-                    .expect("no landing thread panics")
-                    .push(result);
-                if failed {
-                    return;
-                }
-            });
-        }
-    });
-    progress.finish_and_clear();
-    let mut landed = BTreeMap::new();
-    for result in results.into_inner().expect("landing threads finished") {
-        let object = result?;
-        landed.insert(object.name.clone(), object);
-    }
+    let landed = land_in_parallel(
+        &queue,
+        opts.parallel_objects,
+        "land",
+        |(object, checkpoint), on_rows| {
+            let filter = delta.map(|d| d.filter_for(object)).transpose()?;
+            let landed = land_object(spool, object, checkpoint, folder, opts, filter, &quarantine)?;
+            on_rows(checkpoint.records);
+            Ok(landed)
+        },
+    )?;
     let (deleted_file, deleted_stats, deleted_rows) =
         land_deletions(spool, checkpoints, folder, opts, delta, &quarantine)?;
     let objects = conserve(checkpoints, &landed)?;

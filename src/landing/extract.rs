@@ -232,38 +232,12 @@ fn land_export(
     // Largest files first, so the slowest object starts at once.
     let mut queue: Vec<&ExportObject> = export.objects.iter().collect();
     queue.sort_by_key(|object| std::cmp::Reverse(object.bytes));
-    let progress = crate::progress::rows("extract");
-    let next = AtomicUsize::new(0);
-    let abort = AtomicBool::new(false);
-    let results: Mutex<Vec<Result<LandedObject>>> = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..opts.parallel_objects.min(queue.len()).max(1) {
-            scope.spawn(|| loop {
-                if abort.load(Ordering::Relaxed) {
-                    return;
-                }
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(object) = queue.get(i) else { return };
-                let result = land_one(object, export, folder, opts, delta, &quarantine, &|n| {
-                    progress.inc(n)
-                });
-                if result.is_err() {
-                    abort.store(true, Ordering::Relaxed);
-                }
-                results
-                    .lock()
-                    .expect("no landing thread panics holding results")
-                    .push(result);
-            });
-        }
-    });
-    progress.finish_and_clear();
-
-    let mut landed = BTreeMap::new();
-    for result in results.into_inner().expect("landing threads finished") {
-        let object = result?;
-        landed.insert(object.name.clone(), object);
-    }
+    let landed = land_in_parallel(
+        &queue,
+        opts.parallel_objects,
+        "extract",
+        |object, on_rows| land_one(object, export, folder, opts, delta, &quarantine, on_rows),
+    )?;
 
     timings.objects_seconds = clock.elapsed().as_secs_f64();
     let (deleted_file, deleted_stats) = land_deletions(export, folder, opts, delta, &quarantine)?;
@@ -329,6 +303,46 @@ fn land_export(
     };
     manifest.write(&folder.path.join(MANIFEST_FILE))?;
     Ok(manifest)
+}
+
+/// Lands `queue` (largest first) on `workers` threads; the first failure
+/// stops the others from starting new objects and is returned.
+pub(crate) fn land_in_parallel<T: Sync>(
+    queue: &[T],
+    workers: usize,
+    label: &str,
+    land: impl Fn(&T, &(dyn Fn(u64) + Sync)) -> Result<LandedObject> + Sync,
+) -> Result<BTreeMap<String, LandedObject>> {
+    let progress = crate::progress::rows(label);
+    let next = AtomicUsize::new(0);
+    let abort = AtomicBool::new(false);
+    let results: Mutex<Vec<Result<LandedObject>>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..workers.min(queue.len()).max(1) {
+            scope.spawn(|| loop {
+                if abort.load(Ordering::Relaxed) {
+                    return;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = queue.get(i) else { return };
+                let result = land(item, &|n| progress.inc(n));
+                if result.is_err() {
+                    abort.store(true, Ordering::Relaxed);
+                }
+                results
+                    .lock()
+                    .expect("no landing thread panics holding results")
+                    .push(result);
+            });
+        }
+    });
+    progress.finish_and_clear();
+    let mut landed = BTreeMap::new();
+    for result in results.into_inner().expect("landing threads finished") {
+        let object = result?;
+        landed.insert(object.name.clone(), object);
+    }
+    Ok(landed)
 }
 
 fn land_one(
