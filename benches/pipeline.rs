@@ -6,46 +6,12 @@
 //! `cargo bench --bench pipeline` (scale: `FERRY_BENCH_CUSTOMERS`, default
 //! 20000; scratch space: `FERRY_BENCH_DIR`, default a temporary folder).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
+
+use std::path::Path;
 use std::time::Instant;
 
-struct Measured {
-    seconds: f64,
-    peak_rss_bytes: u64,
-    stdout: String,
-}
-
-/// Runs the ferry binary and reads the child's peak RSS from `wait4`.
-// The child is reaped by `wait4` (not `Child::wait`) to get its rusage.
-#[allow(clippy::zombie_processes)]
-fn run_ferry(args: &[&str]) -> Measured {
-    let start = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .expect("spawn ferry");
-    let pid = child.id() as libc::pid_t;
-    let mut stdout = String::new();
-    if let Some(mut out) = child.stdout {
-        use std::io::Read;
-        out.read_to_string(&mut stdout).expect("read stdout");
-    }
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our own child; status and usage are valid out-pointers.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "wait4 failed");
-    let code = libc::WEXITSTATUS(status);
-    assert!(code == 0 || code == 1, "ferry {args:?} exited {code}");
-    Measured {
-        seconds: start.elapsed().as_secs_f64(),
-        peak_rss_bytes: usage.ru_maxrss as u64 * 1024,
-        stdout,
-    }
-}
+use support::{customers, mib, run_ferry, scratch};
 
 /// DuckDB's own conversion of each CSV to Parquet, in this process.
 fn duckdb_baseline(export: &Path, out: &Path) -> f64 {
@@ -69,23 +35,9 @@ fn duckdb_baseline(export: &Path, out: &Path) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
-}
-
 fn main() {
-    let customers: u64 = std::env::var("FERRY_BENCH_CUSTOMERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
-    let scratch = tempfile::Builder::new()
-        .prefix("ferry-bench-")
-        .tempdir_in(
-            std::env::var("FERRY_BENCH_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|_| std::env::temp_dir()),
-        )
-        .expect("scratch dir");
+    let customers = customers(20_000);
+    let scratch = scratch();
     let export = scratch.path().join("export");
     let ws = scratch.path().join("ws");
     let export_s = export.display().to_string();

@@ -76,6 +76,14 @@ pub enum Command {
     },
     /// Load landed extracts into raw.* in ferry.duckdb and build the inventory.
     Stage,
+    /// Run the versioned SQL transforms (sql/transforms): raw.* → map.*, stg.*.
+    Transform {
+        #[command(subcommand)]
+        action: Option<TransformAction>,
+    },
+    /// Run the checks (sql/checks) into check.findings; exit 1 while
+    /// unwaived errors remain.
+    Validate,
     /// Query the staging database; reads statements from stdin without QUERY.
     Sql {
         query: Option<String>,
@@ -102,6 +110,12 @@ pub enum Command {
         #[arg(default_value = "all")]
         name: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TransformAction {
+    /// Each transform file as applied / pending / modified since the last run.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]

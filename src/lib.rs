@@ -7,15 +7,20 @@
 
 pub mod cli;
 pub mod commands;
+pub mod dataverse;
 pub mod duck;
 pub mod error;
 pub mod generate;
+pub mod identity;
 pub mod landing;
+pub mod mapping;
 pub mod progress;
 pub mod report;
 pub mod serve;
 pub mod source;
 pub mod stage;
+pub mod transform;
+pub mod validate;
 pub mod workspace;
 
 pub use error::{Error, Result};

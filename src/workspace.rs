@@ -26,6 +26,11 @@ pub struct Config {
     /// Publisher prefix of custom columns and tables.
     #[serde(default = "default_prefix")]
     pub prefix: String,
+    /// Namespace of the deterministic record GUIDs (SPEC §6). `ferry init`
+    /// writes a fresh one; it must never change once anything was pushed,
+    /// or re-runs would address different records.
+    #[serde(default)]
+    pub namespace: Option<uuid::Uuid>,
     #[serde(default)]
     pub source: SourceConfig,
     #[serde(default)]
@@ -86,6 +91,10 @@ pub struct TargetConfig {
     pub client_id: Option<String>,
     #[serde(default = "default_client_secret_env")]
     pub client_secret_env: String,
+    /// The org's `maxuploadfilesize` in bytes: it limits the *base64* size of
+    /// an attachment (SPEC §9). Dataverse's default is 5 MB, at most 128 MB.
+    #[serde(default = "default_max_upload_bytes")]
+    pub max_upload_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,6 +132,9 @@ fn default_authority() -> String {
 fn default_client_secret_env() -> String {
     "FERRY_CLIENT_SECRET".into()
 }
+fn default_max_upload_bytes() -> u64 {
+    5 * 1024 * 1024
+}
 fn default_batch_rows() -> usize {
     32 * 1024
 }
@@ -155,6 +167,7 @@ impl Default for TargetConfig {
             tenant: None,
             client_id: None,
             client_secret_env: default_client_secret_env(),
+            max_upload_bytes: default_max_upload_bytes(),
         }
     }
 }
@@ -184,6 +197,13 @@ impl Config {
             return bad(
                 format!("prefix `{}` is not a valid publisher prefix", self.prefix),
                 "use 2-8 lowercase letters or digits, starting with a letter (Dataverse's rule), e.g. prefix = \"st\"",
+            );
+        }
+        const MAX_UPLOAD_LIMIT: u64 = 128 * 1024 * 1024;
+        if !(1..=MAX_UPLOAD_LIMIT).contains(&self.target.max_upload_bytes) {
+            return bad(
+                format!("target.max_upload_bytes is {}", self.target.max_upload_bytes),
+                "Dataverse's maxuploadfilesize is at most 131072000 bytes (128 MB); set the org's value, default 5242880",
             );
         }
         if !(1..=1000).contains(&self.extract.page_size) {
@@ -244,6 +264,14 @@ impl Workspace {
         config.validate(&config_path)?;
         let root = std::path::absolute(root).at(root)?;
         Ok(Workspace { root, config })
+    }
+
+    /// The namespace of deterministic record GUIDs; workspaces made before
+    /// `namespace` existed in `ferry.toml` use [`crate::identity::DEFAULT_NAMESPACE`].
+    pub fn namespace(&self) -> uuid::Uuid {
+        self.config
+            .namespace
+            .unwrap_or(crate::identity::DEFAULT_NAMESPACE)
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -309,7 +337,12 @@ impl Workspace {
 }
 
 /// The documented `ferry.toml` that `ferry init` writes.
-pub fn config_template(profile: Profile, source: &SourceSetting, target: Option<&str>) -> String {
+pub fn config_template(
+    profile: Profile,
+    source: &SourceSetting,
+    target: Option<&str>,
+    namespace: uuid::Uuid,
+) -> String {
     let (kind, location) = match source {
         SourceSetting::Csv(path) => (
             "csv",
@@ -338,6 +371,11 @@ profile = "{profile}"
 # (st_record_id, st_equipment, ...). 2-8 lowercase letters or digits.
 prefix = "st"
 
+# Namespace of the deterministic record GUIDs (UUIDv5 of "<table>:<source id>").
+# Generated for this workspace; never change it after a push, or re-runs
+# would address different records.
+namespace = "{namespace}"
+
 [source]
 # "csv": a ServiceTracker CSV export folder (the one holding manifest.json).
 # "api": the ServiceTracker REST API.
@@ -355,6 +393,8 @@ authority = "https://login.microsoftonline.com"
 # client_id = "00000000-0000-0000-0000-000000000000"
 # Environment variable holding the client secret.
 client_secret_env = "FERRY_CLIENT_SECRET"
+# The org's maxuploadfilesize (bytes; limits an attachment's base64 size).
+max_upload_bytes = 5242880
 
 [extract]
 # Rows per Arrow batch written to Parquet.
@@ -386,13 +426,16 @@ mod tests {
 
     #[test]
     fn template_parses_to_the_documented_defaults() {
-        let text = config_template(Profile::Sales, &SourceSetting::Unset, None);
+        let namespace = uuid::Uuid::new_v4();
+        let text = config_template(Profile::Sales, &SourceSetting::Unset, None, namespace);
         let config: Config = toml::from_str(&text).unwrap();
         assert_eq!(config.prefix, "st");
         assert_eq!(config.source.kind, SourceKind::Csv);
         assert_eq!(config.source.api_key_env, "SERVICETRACKER_API_KEY");
         assert_eq!(config.target.authority, "https://login.microsoftonline.com");
         assert_eq!(config.extract.batch_rows, 32768);
+        assert_eq!(config.namespace, Some(namespace));
+        assert_eq!(config.target.max_upload_bytes, 5 * 1024 * 1024);
     }
 
     #[test]
@@ -401,6 +444,7 @@ mod tests {
             Profile::FieldService,
             &SourceSetting::Csv(PathBuf::from("C:\\exports\\\"q\"")),
             Some("http://127.0.0.1:9000"),
+            uuid::Uuid::new_v4(),
         );
         let config: Config = toml::from_str(&text).unwrap();
         assert_eq!(config.profile, Profile::FieldService);

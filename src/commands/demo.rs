@@ -1,6 +1,7 @@
 //! `ferry demo [DIR]`: the README's run command. Generates a dirty
 //! ServiceTracker export, makes a workspace for it and runs every pipeline
-//! stage that exists, then says plainly what it did, where the results are,
+//! stage that exists (generate, extract, stage, transform, validate,
+//! report), then says plainly what it did, where the results are,
 //! and which stages are not built yet.
 
 use std::path::Path;
@@ -20,7 +21,7 @@ pub fn run(dir: &Path, customers: u64, seed: u64, json: bool) -> Result<Outcome>
     let export = dir.join("export");
     let root = dir.join("workspace");
 
-    eprintln!("1/5 generating a ServiceTracker export of {customers} customers (seed {seed}) …");
+    eprintln!("1/7 generating a ServiceTracker export of {customers} customers (seed {seed}) …");
     let generated = generate_export(
         &export,
         &GenerateOptions {
@@ -30,12 +31,12 @@ pub fn run(dir: &Path, customers: u64, seed: u64, json: bool) -> Result<Outcome>
         },
     )?;
 
-    eprintln!("2/5 creating the workspace {} …", root.display());
+    eprintln!("2/7 creating the workspace {} …", root.display());
     let export_abs = std::path::absolute(&export).at(&export)?;
     super::init::create_workspace(&root, Profile::Sales, &SourceSetting::Csv(export_abs), None)?;
     let ws = Workspace::open(&root)?;
 
-    eprintln!("3/5 extracting to Parquet (the demo accepts work orders pending offline sync; a real run would stop here with exit 1) …");
+    eprintln!("3/7 extracting to Parquet (the demo accepts work orders pending offline sync; a real run would stop here with exit 1) …");
     let extract = extract_csv(
         &ws.landing_dir(),
         &ws.csv_source_dir()?,
@@ -46,10 +47,18 @@ pub fn run(dir: &Path, customers: u64, seed: u64, json: bool) -> Result<Outcome>
         },
     )?;
 
-    eprintln!("4/5 staging in DuckDB and building the inventory …");
+    eprintln!("4/7 staging in DuckDB and building the inventory …");
     let staged = crate::stage::stage_workspace(&ws)?;
 
-    eprintln!("5/5 rendering reports …");
+    eprintln!("5/7 transforming raw.* into stg.* with the versioned SQL of sql/transforms …");
+    let transformed = crate::transform::run_transforms(&ws)?;
+
+    eprintln!(
+        "6/7 validating with the checks of sql/checks (the demo's dirt is meant to be found) …"
+    );
+    let validated = crate::validate::run_validate(&ws)?;
+
+    eprintln!("7/7 rendering reports …");
     let reports = crate::report::render_reports(&ws, "all")?;
 
     let m = &extract.manifest;
@@ -72,6 +81,11 @@ pub fn run(dir: &Path, customers: u64, seed: u64, json: bool) -> Result<Outcome>
             "quarantined_rows": m.quarantine.rows,
             "pending_sync": m.pending_sync.ids.len(),
             "staged_current_records": current,
+            "stg_rows": transformed.stg_tables.values().sum::<u64>(),
+            "stg_tables": transformed.stg_tables.len(),
+            "open_errors": validated.errors,
+            "warnings": validated.warnings,
+            "reviews": validated.reviews,
             "reports": reports.iter().map(|r| r.html.display().to_string()).collect::<Vec<_>>(),
         });
         println!(
@@ -87,12 +101,23 @@ pub fn run(dir: &Path, customers: u64, seed: u64, json: bool) -> Result<Outcome>
             "  staged     {current} current records in raw.* of {}",
             ws.database_path().display()
         );
+        println!(
+            "  stg        {} rows in {} Dataverse-shaped tables (stg.*), from {} transform files",
+            transformed.stg_tables.values().sum::<u64>(),
+            transformed.stg_tables.len(),
+            transformed.files.len()
+        );
+        println!(
+            "  validate   {} open errors, {} warnings, {} for review in \"check\".findings",
+            validated.errors, validated.warnings, validated.reviews
+        );
         for report in &reports {
             println!("  report     {}", report.html.display());
         }
         println!();
         println!("  try: cargo run --release -- --workspace {} sql \"SELECT object, reason, count(*) FROM raw._quarantine GROUP BY ALL\"", root.display());
-        println!("  not built yet: transforms, validation, mapping sign-off, the Dataverse emulator, push, verify and reconcile.");
+        println!("  try: cargo run --release -- --workspace {} sql \"SELECT rule, severity, count(*) FROM \\\"check\\\".findings GROUP BY ALL ORDER BY 3 DESC\"", root.display());
+        println!("  not built yet: mapping sign-off, the Dataverse emulator, push, verify and reconcile.");
     }
     Ok(Outcome::Ok)
 }

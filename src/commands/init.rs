@@ -84,9 +84,11 @@ pub fn create_workspace(
     for sub in ["landing", "reports", "mapping"] {
         std::fs::create_dir_all(dir.join(sub)).at(dir.join(sub))?;
     }
-    copy_builtin(&BUILTIN_SQL, &dir.join("sql"))?;
+    copy_builtin_sql(profile, &dir.join("sql"))?;
+    crate::mapping::write_defaults(&dir.join("mapping"))?;
     let tmp = dir.join(".ferry.toml.tmp");
-    std::fs::write(&tmp, config_template(profile, source, target)).at(&tmp)?;
+    let namespace = uuid::Uuid::new_v4();
+    std::fs::write(&tmp, config_template(profile, source, target, namespace)).at(&tmp)?;
     // hard_link fails if ferry.toml appeared meanwhile: never overwrite one.
     std::fs::hard_link(&tmp, &config_path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
@@ -106,6 +108,20 @@ pub fn create_workspace(
     std::fs::remove_file(&tmp).at(&tmp)
 }
 
+/// Where profile-specific SQL lives among the built-in files: it is laid
+/// over the common files, so a workspace holds one flat `sql/transforms/`.
+const PROFILES_DIR: &str = "profiles";
+
+/// Copies the common built-in SQL and then the profile's own files.
+pub fn copy_builtin_sql(profile: Profile, to: &Path) -> Result<()> {
+    copy_builtin(&BUILTIN_SQL, to)?;
+    let overlay = format!("{PROFILES_DIR}/{profile}");
+    if let Some(dir) = BUILTIN_SQL.get_dir(&overlay) {
+        copy_builtin(dir, to)?;
+    }
+    Ok(())
+}
+
 fn copy_builtin(dir: &include_dir::Dir<'_>, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to).at(to)?;
     for file in dir.files() {
@@ -116,6 +132,9 @@ fn copy_builtin(dir: &include_dir::Dir<'_>, to: &Path) -> Result<()> {
         }
     }
     for sub in dir.dirs() {
+        if sub.path() == Path::new(PROFILES_DIR) {
+            continue;
+        }
         let name = sub.path().file_name().expect("embedded folders have names");
         copy_builtin(sub, &to.join(name))?;
     }

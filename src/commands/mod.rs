@@ -10,8 +10,10 @@ pub mod report;
 pub mod serve;
 pub mod sql;
 pub mod stage;
+pub mod transform;
+pub mod validate;
 
-use crate::cli::{Cli, Command, ServeTarget};
+use crate::cli::{Cli, Command, ServeTarget, TransformAction};
 use crate::workspace::Workspace;
 use crate::{Outcome, Result};
 
@@ -49,6 +51,13 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             json,
         ),
         Command::Stage => stage::run(&Workspace::open(&cli.workspace)?, json),
+        Command::Transform { action: None } => {
+            transform::run(&Workspace::open(&cli.workspace)?, json)
+        }
+        Command::Transform {
+            action: Some(TransformAction::Status),
+        } => transform::status(&Workspace::open(&cli.workspace)?, json),
+        Command::Validate => validate::run(&Workspace::open(&cli.workspace)?, json),
         Command::Sql { query, format } => {
             sql::run(&Workspace::open(&cli.workspace)?, query, format)
         }

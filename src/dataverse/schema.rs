@@ -1,0 +1,1017 @@
+//! ferry's description of the Dataverse target tables (SPEC §9, §10).
+//!
+//! The facts come from Microsoft's entity reference pages through the shared
+//! reference schema, but ferry keeps its own compact copy in `tables.json`
+//! rather than the reference itself: only the columns a migration writes or
+//! the platform requires, one line each, no provenance. It is embedded so a
+//! ferry binary needs nothing beside it, and the drift test below holds every
+//! embedded column to the reference so the copy cannot quietly go stale.
+//!
+//! The custom columns and tables ferry plans are written with a `{prefix}`
+//! placeholder because the publisher prefix is a workspace setting;
+//! [`Schema::builtin`] substitutes it and merges them into the tables, so
+//! callers see one schema whether a column is Microsoft's or ferry's.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+/// Where the publisher prefix goes in the custom part of `tables.json`.
+const PREFIX_PLACEHOLDER: &str = "{prefix}";
+
+/// Dataverse decimals hold at most 100,000,000,000 (12 integer digits) with
+/// 0–10 decimal places, so the DuckDB type follows from the precision alone.
+const DECIMAL_BY_PRECISION: [&str; 11] = [
+    "DECIMAL(12,0)",
+    "DECIMAL(13,1)",
+    "DECIMAL(14,2)",
+    "DECIMAL(15,3)",
+    "DECIMAL(16,4)",
+    "DECIMAL(17,5)",
+    "DECIMAL(18,6)",
+    "DECIMAL(19,7)",
+    "DECIMAL(20,8)",
+    "DECIMAL(21,9)",
+    "DECIMAL(22,10)",
+];
+
+/// Wide enough for any Dataverse decimal when the precision is not known.
+const DECIMAL_FALLBACK: &str = "DECIMAL(23,10)";
+
+/// A column's type, spelled as the reference (and Dataverse metadata) spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ColumnType {
+    String,
+    Memo,
+    Integer,
+    BigInt,
+    Decimal,
+    Double,
+    Money,
+    Boolean,
+    DateTime,
+    Lookup,
+    Customer,
+    Owner,
+    PartyList,
+    Picklist,
+    MultiSelectPicklist,
+    State,
+    Status,
+    Uniqueidentifier,
+    EntityName,
+    Image,
+}
+
+impl ColumnType {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ColumnType::String => "String",
+            ColumnType::Memo => "Memo",
+            ColumnType::Integer => "Integer",
+            ColumnType::BigInt => "BigInt",
+            ColumnType::Decimal => "Decimal",
+            ColumnType::Double => "Double",
+            ColumnType::Money => "Money",
+            ColumnType::Boolean => "Boolean",
+            ColumnType::DateTime => "DateTime",
+            ColumnType::Lookup => "Lookup",
+            ColumnType::Customer => "Customer",
+            ColumnType::Owner => "Owner",
+            ColumnType::PartyList => "PartyList",
+            ColumnType::Picklist => "Picklist",
+            ColumnType::MultiSelectPicklist => "MultiSelectPicklist",
+            ColumnType::State => "State",
+            ColumnType::Status => "Status",
+            ColumnType::Uniqueidentifier => "Uniqueidentifier",
+            ColumnType::EntityName => "EntityName",
+            ColumnType::Image => "Image",
+        }
+    }
+}
+
+/// Dataverse's required level. Only ApplicationRequired and SystemRequired
+/// bind: the platform fills most SystemRequired columns itself (SPEC §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RequiredLevel {
+    None,
+    Recommended,
+    ApplicationRequired,
+    SystemRequired,
+}
+
+impl RequiredLevel {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RequiredLevel::None => "None",
+            RequiredLevel::Recommended => "Recommended",
+            RequiredLevel::ApplicationRequired => "ApplicationRequired",
+            RequiredLevel::SystemRequired => "SystemRequired",
+        }
+    }
+}
+
+/// Who may own a table's records; only user- and team-owned tables carry
+/// `ownerid`, which decides whether owner mapping applies to a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Ownership {
+    UserOwned,
+    OrganizationOwned,
+    BusinessOwned,
+    None,
+}
+
+impl Ownership {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Ownership::UserOwned => "UserOwned",
+            Ownership::OrganizationOwned => "OrganizationOwned",
+            Ownership::BusinessOwned => "BusinessOwned",
+            Ownership::None => "None",
+        }
+    }
+}
+
+/// One value of a picklist, state or status column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionValue {
+    pub value: i32,
+    pub label: String,
+    /// Status values only: the state the status belongs to, which is what
+    /// makes a state/status pair valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<i32>,
+    /// State values only: the status Dataverse sets when only the state is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_status: Option<i32>,
+}
+
+/// One column of a target table. `None` means the source did not say.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub column_type: ColumnType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<i64>,
+    pub required_level: RequiredLevel,
+    /// The tables a Lookup, Customer, Owner or PartyList column may point at.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<OptionValue>,
+    /// Display format (`Email`, `Phone`, `Url`, `TextArea`, `DateOnly`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// DateTime behaviour: `UserLocal` (an instant, stored in UTC) or
+    /// `DateOnly` (a calendar date, no time zone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub behavior: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    /// Decimal places (Decimal, Double, Money).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_for_create: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_for_update: Option<bool>,
+    /// Planned by ferry rather than shipped by Microsoft: it has to be created
+    /// in the target before anything is loaded into it.
+    #[serde(skip)]
+    pub custom: bool,
+}
+
+impl Column {
+    /// Whether a create must carry a value (or the platform supplies one).
+    pub fn is_required(&self) -> bool {
+        matches!(
+            self.required_level,
+            RequiredLevel::ApplicationRequired | RequiredLevel::SystemRequired
+        )
+    }
+
+    /// Whether the column references a record (and so is sent as an
+    /// `@odata.bind`, not as a value).
+    pub fn is_lookup(&self) -> bool {
+        matches!(
+            self.column_type,
+            ColumnType::Lookup | ColumnType::Customer | ColumnType::Owner
+        )
+    }
+
+    /// A DateTime that holds a calendar date rather than an instant.
+    ///
+    /// Decided by the behaviour, not the format: `overriddencreatedon` and
+    /// `contract.activeon` are *formatted* DateOnly but behave UserLocal, so
+    /// Dataverse stores a full UTC instant and a DATE would drop the time an
+    /// activity happened.
+    pub fn is_date_only(&self) -> bool {
+        self.column_type == ColumnType::DateTime && self.behavior.as_deref() == Some("DateOnly")
+    }
+
+    /// The option with this value, if the column has one.
+    pub fn option(&self, value: i32) -> Option<&OptionValue> {
+        self.options.iter().find(|o| o.value == value)
+    }
+
+    /// The DuckDB type a `stg.*` column of this kind has (sql/README.md).
+    pub fn duckdb_type(&self) -> &'static str {
+        match self.column_type {
+            ColumnType::String | ColumnType::Memo | ColumnType::EntityName => "VARCHAR",
+            ColumnType::Integer | ColumnType::Picklist | ColumnType::State | ColumnType::Status => {
+                "INTEGER"
+            }
+            ColumnType::BigInt => "BIGINT",
+            // 922,337,203,685,477 is Dataverse's largest money value: 15
+            // integer digits, and money never has more than 4 decimals.
+            ColumnType::Money => "DECIMAL(19,4)",
+            ColumnType::Decimal => self
+                .precision
+                .and_then(|p| DECIMAL_BY_PRECISION.get(p as usize).copied())
+                .unwrap_or(DECIMAL_FALLBACK),
+            ColumnType::Double => "DOUBLE",
+            ColumnType::Boolean => "BOOLEAN",
+            ColumnType::DateTime => {
+                if self.is_date_only() {
+                    "DATE"
+                } else {
+                    "TIMESTAMP WITH TIME ZONE"
+                }
+            }
+            ColumnType::Lookup
+            | ColumnType::Customer
+            | ColumnType::Owner
+            | ColumnType::Uniqueidentifier => "UUID",
+            // Parties are activityparty rows, never a cell; text is the
+            // least surprising place-holder if one is ever staged.
+            ColumnType::PartyList => "VARCHAR",
+            ColumnType::MultiSelectPicklist => "INTEGER[]",
+            ColumnType::Image => "BLOB",
+        }
+    }
+}
+
+/// One target table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Table {
+    /// The key the table has in `tables.json`; filled in after parsing so
+    /// the file does not say it twice.
+    #[serde(skip)]
+    pub logical_name: String,
+    pub entity_set_name: String,
+    pub primary_id: String,
+    pub primary_name: String,
+    pub ownership: Ownership,
+    pub columns: Vec<Column>,
+    /// A table ferry creates (`{prefix}_equipment`, ...).
+    #[serde(skip)]
+    pub custom: bool,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Adds a column unless the table already has one by that name, so a
+    /// custom table may spell out a column the every-table list also adds.
+    fn add_column(&mut self, column: Column) {
+        if self.column(&column.name).is_none() {
+            self.columns.push(column);
+        }
+    }
+}
+
+/// A many-to-many relationship ferry creates (its intersect table has the
+/// relationship's name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManyToMany {
+    pub name: String,
+    pub table1: String,
+    pub table2: String,
+}
+
+/// One row of `map.target_columns`: flat and typed for DuckDB, so SQL
+/// transforms and checks can join against the target schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetColumn {
+    pub table_name: String,
+    pub column_name: String,
+    pub type_name: String,
+    pub max_length: Option<i64>,
+    pub required_level: String,
+    /// Comma-joined lookup targets, `None` when the column is not a lookup.
+    pub targets: Option<String>,
+    pub custom: bool,
+}
+
+/// `tables.json` as written, before the prefix is known.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SchemaFile {
+    source: String,
+    tables: BTreeMap<String, Table>,
+    custom: CustomFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomFile {
+    /// Added to every table, standard and custom (`{prefix}_record_id`).
+    every_table: Vec<Column>,
+    /// Custom columns on standard tables, by table.
+    columns: BTreeMap<String, Vec<Column>>,
+    tables: BTreeMap<String, Table>,
+    many_to_many: Vec<ManyToMany>,
+}
+
+/// Parsed once per process: every command asks for the schema, and the
+/// embedded file is the same each time.
+fn embedded() -> &'static SchemaFile {
+    static FILE: OnceLock<SchemaFile> = OnceLock::new();
+    FILE.get_or_init(|| {
+        serde_json::from_str(include_str!("tables.json"))
+            .expect("src/dataverse/tables.json is valid (the unit tests parse it)")
+    })
+}
+
+fn with_prefix(text: &str, prefix: &str) -> String {
+    text.replace(PREFIX_PLACEHOLDER, prefix)
+}
+
+fn custom_column(column: &Column, prefix: &str) -> Column {
+    let mut column = column.clone();
+    column.name = with_prefix(&column.name, prefix);
+    column.targets = column
+        .targets
+        .iter()
+        .map(|t| with_prefix(t, prefix))
+        .collect();
+    column.custom = true;
+    column
+}
+
+/// The target tables ferry migrates into, with ferry's custom columns and
+/// tables merged in.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    prefix: String,
+    source: String,
+    tables: BTreeMap<String, Table>,
+    many_to_many: Vec<ManyToMany>,
+}
+
+impl Schema {
+    /// The embedded schema with `prefix` (the publisher prefix of
+    /// `ferry.toml`, validated there) in the custom names.
+    pub fn builtin(prefix: &str) -> Schema {
+        let file = embedded();
+        let mut tables = BTreeMap::new();
+        for (name, table) in &file.tables {
+            let mut table = table.clone();
+            table.logical_name = name.clone();
+            tables.insert(name.clone(), table);
+        }
+        for (name, template) in &file.custom.tables {
+            let table = Table {
+                logical_name: with_prefix(name, prefix),
+                entity_set_name: with_prefix(&template.entity_set_name, prefix),
+                primary_id: with_prefix(&template.primary_id, prefix),
+                primary_name: with_prefix(&template.primary_name, prefix),
+                ownership: template.ownership,
+                columns: template
+                    .columns
+                    .iter()
+                    .map(|c| custom_column(c, prefix))
+                    .collect(),
+                custom: true,
+            };
+            tables.insert(table.logical_name.clone(), table);
+        }
+        for (name, columns) in &file.custom.columns {
+            let table = tables.get_mut(name).unwrap_or_else(|| {
+                panic!("tables.json: custom columns for {name}, which is not a table")
+            });
+            for column in columns {
+                table.add_column(custom_column(column, prefix));
+            }
+        }
+        for table in tables.values_mut() {
+            for column in &file.custom.every_table {
+                table.add_column(custom_column(column, prefix));
+            }
+        }
+        let many_to_many = file
+            .custom
+            .many_to_many
+            .iter()
+            .map(|r| ManyToMany {
+                name: with_prefix(&r.name, prefix),
+                table1: with_prefix(&r.table1, prefix),
+                table2: with_prefix(&r.table2, prefix),
+            })
+            .collect();
+        Schema {
+            prefix: prefix.to_string(),
+            source: file.source.clone(),
+            tables,
+            many_to_many,
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Where the facts come from, for reports and `map.target_columns` readers.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The traceability column every table carries (`st_record_id`).
+    pub fn record_id_column(&self) -> String {
+        format!("{}_record_id", self.prefix)
+    }
+
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.get(name)
+    }
+
+    pub fn column(&self, table: &str, column: &str) -> Option<&Column> {
+        self.table(table)?.column(column)
+    }
+
+    /// Every table, by logical name.
+    pub fn tables(&self) -> impl Iterator<Item = &Table> {
+        self.tables.values()
+    }
+
+    pub fn many_to_many(&self) -> &[ManyToMany] {
+        &self.many_to_many
+    }
+
+    /// The rows ferry loads into `map.target_columns`, tables by name and
+    /// columns in file order.
+    pub fn column_rows(&self) -> Vec<TargetColumn> {
+        self.tables()
+            .flat_map(|table| {
+                table.columns.iter().map(move |c| TargetColumn {
+                    table_name: table.logical_name.clone(),
+                    column_name: c.name.clone(),
+                    type_name: c.column_type.as_str().to_string(),
+                    max_length: c.max_length,
+                    required_level: c.required_level.as_str().to_string(),
+                    targets: (!c.targets.is_empty()).then(|| c.targets.join(",")),
+                    custom: c.custom,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    const REFERENCE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/reference/dataverse/dataverse-tables.json"
+    );
+
+    const STANDARD_TABLES: [&str; 20] = [
+        "account",
+        "contact",
+        "customeraddress",
+        "incident",
+        "incidentresolution",
+        "contract",
+        "product",
+        "uom",
+        "uomschedule",
+        "annotation",
+        "phonecall",
+        "email",
+        "appointment",
+        "activityparty",
+        "systemuser",
+        "msdyn_workorder",
+        "msdyn_workorderproduct",
+        "bookableresource",
+        "bookableresourcebooking",
+        "bookingstatus",
+    ];
+
+    fn schema() -> Schema {
+        Schema::builtin("st")
+    }
+
+    fn col<'a>(s: &'a Schema, table: &str, column: &str) -> &'a Column {
+        s.column(table, column)
+            .unwrap_or_else(|| panic!("{table}.{column} is not in the schema"))
+    }
+
+    #[test]
+    fn incident_priority_and_title() {
+        let s = schema();
+        let priority = col(&s, "incident", "prioritycode");
+        let values: Vec<(i32, &str)> = priority
+            .options
+            .iter()
+            .map(|o| (o.value, o.label.as_str()))
+            .collect();
+        assert_eq!(values, [(1, "High"), (2, "Normal"), (3, "Low")]);
+        let title = col(&s, "incident", "title");
+        assert_eq!(title.column_type, ColumnType::String);
+        assert_eq!(title.max_length, Some(200));
+        assert_eq!(title.required_level, RequiredLevel::ApplicationRequired);
+    }
+
+    #[test]
+    fn account_name_is_160() {
+        let s = schema();
+        let name = col(&s, "account", "name");
+        assert_eq!(name.max_length, Some(160));
+        assert_eq!(name.required_level, RequiredLevel::ApplicationRequired);
+        assert_eq!(s.table("account").unwrap().primary_name, "name");
+    }
+
+    #[test]
+    fn incident_status_belongs_to_its_state() {
+        let s = schema();
+        let status = col(&s, "incident", "statuscode");
+        assert_eq!(status.option(5).and_then(|o| o.state), Some(1));
+        assert_eq!(status.option(1000).and_then(|o| o.state), Some(1));
+        assert_eq!(status.option(6).and_then(|o| o.state), Some(2));
+        assert_eq!(status.option(2000).and_then(|o| o.state), Some(2));
+        let state = col(&s, "incident", "statecode");
+        assert_eq!(state.option(1).and_then(|o| o.default_status), Some(5));
+        assert_eq!(state.valid_for_create, Some(false));
+    }
+
+    #[test]
+    fn customeraddress_state_and_postal_code_are_text() {
+        let s = schema();
+        for name in ["stateorprovince", "postalcode"] {
+            let c = col(&s, "customeraddress", name);
+            assert_eq!(c.column_type, ColumnType::String, "{name}");
+            assert_eq!(c.duckdb_type(), "VARCHAR", "{name}");
+        }
+    }
+
+    #[test]
+    fn prefix_is_substituted_everywhere() {
+        let s = Schema::builtin("zz");
+        let record_id = col(&s, "account", "zz_record_id");
+        assert!(record_id.custom);
+        assert_eq!(record_id.max_length, Some(100));
+        assert_eq!(s.record_id_column(), "zz_record_id");
+        assert!(col(&s, "account", "zz_invoicemethod").custom);
+        let part = s.table("zz_workorderpart").expect("custom table");
+        assert!(part.custom);
+        assert_eq!(part.primary_id, "zz_workorderpartid");
+        assert_eq!(part.primary_name, "zz_name");
+        assert_eq!(
+            col(&s, "zz_workorderpart", "zz_incidentid").targets,
+            ["incident"]
+        );
+        assert_eq!(col(&s, "zz_equipment", "zz_accountid").targets, ["account"]);
+        assert_eq!(s.many_to_many()[0].name, "zz_equipment_customeraddress");
+        assert_eq!(s.many_to_many()[0].table1, "zz_equipment");
+        let leftovers: Vec<String> = s
+            .column_rows()
+            .into_iter()
+            .filter(|r| {
+                let text = format!("{} {} {:?}", r.table_name, r.column_name, r.targets);
+                text.contains(PREFIX_PLACEHOLDER)
+            })
+            .map(|r| format!("{}.{}", r.table_name, r.column_name))
+            .collect();
+        assert!(leftovers.is_empty(), "unsubstituted: {leftovers:?}");
+        assert!(!col(&s, "account", "name").custom);
+    }
+
+    #[test]
+    fn every_table_has_the_record_id_column() {
+        let s = schema();
+        assert_eq!(s.tables().count(), STANDARD_TABLES.len() + 2);
+        for t in STANDARD_TABLES {
+            assert!(s.table(t).is_some(), "{t} missing");
+        }
+        for t in s.tables() {
+            let c = t
+                .column("st_record_id")
+                .unwrap_or_else(|| panic!("{} has no st_record_id", t.logical_name));
+            assert_eq!(c.column_type, ColumnType::String);
+            assert_eq!(c.max_length, Some(100));
+        }
+    }
+
+    #[test]
+    fn tables_are_consistent() {
+        let s = schema();
+        for t in s.tables() {
+            let here = &t.logical_name;
+            assert!(t.column(&t.primary_id).is_some(), "{here}: primary id");
+            assert!(t.column(&t.primary_name).is_some(), "{here}: primary name");
+            let mut names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
+            names.sort_unstable();
+            let before = names.len();
+            names.dedup();
+            assert_eq!(before, names.len(), "{here}: duplicate columns");
+            // activityparty and customeraddress carry ownerid without being
+            // user-owned, so the check runs one way only.
+            if t.ownership == Ownership::UserOwned {
+                assert!(t.column("ownerid").is_some(), "{here}: ownerid");
+            }
+            for c in &t.columns {
+                if c.is_lookup() {
+                    assert!(!c.targets.is_empty(), "{here}.{}: no targets", c.name);
+                }
+                if c.column_type == ColumnType::Status {
+                    let state = t.column("statecode").expect("status without state");
+                    for o in &c.options {
+                        let st = o.state.expect("status option without state");
+                        assert!(state.option(st).is_some(), "{here}.{}: {}", c.name, o.value);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn columns_a_migration_touches_are_there() {
+        let s = schema();
+        let touched: &[(&str, &[&str])] = &[
+            (
+                "account",
+                &[
+                    "address1_line1",
+                    "address1_postalcode",
+                    "address2_city",
+                    "primarycontactid",
+                    "websiteurl",
+                    "overriddencreatedon",
+                    "owneridtype",
+                ],
+            ),
+            (
+                "contact",
+                &[
+                    "address1_line1",
+                    "parentcustomerid",
+                    "mobilephone",
+                    "jobtitle",
+                ],
+            ),
+            (
+                "customeraddress",
+                &[
+                    "addressnumber",
+                    "addresstypecode",
+                    "parentid",
+                    "objecttypecode",
+                    "latitude",
+                    "longitude",
+                    "line3",
+                ],
+            ),
+            (
+                "incident",
+                &[
+                    "customerid",
+                    "contractid",
+                    "caseorigincode",
+                    "casetypecode",
+                    "ticketnumber",
+                ],
+            ),
+            (
+                "incidentresolution",
+                &["incidentid", "actualend", "timespent"],
+            ),
+            (
+                "contract",
+                &[
+                    "billingfrequencycode",
+                    "contracttemplateid",
+                    "transactioncurrencyid",
+                    "activeon",
+                    "expireson",
+                ],
+            ),
+            (
+                "product",
+                &[
+                    "productnumber",
+                    "price",
+                    "quantityonhand",
+                    "quantitydecimal",
+                    "producttypecode",
+                    "defaultuomid",
+                    "defaultuomscheduleid",
+                ],
+            ),
+            ("uom", &["baseuom", "quantity", "uomscheduleid"]),
+            (
+                "annotation",
+                &[
+                    "documentbody",
+                    "filename",
+                    "mimetype",
+                    "isdocument",
+                    "filesize",
+                    "objectid",
+                    "objecttypecode",
+                ],
+            ),
+            (
+                "phonecall",
+                &[
+                    "directioncode",
+                    "actualdurationminutes",
+                    "regardingobjectid",
+                    "overriddencreatedon",
+                ],
+            ),
+            (
+                "email",
+                &["directioncode", "scheduledend", "regardingobjectid"],
+            ),
+            (
+                "appointment",
+                &["scheduledstart", "scheduledend", "regardingobjectid"],
+            ),
+            (
+                "activityparty",
+                &[
+                    "activityid",
+                    "partyid",
+                    "participationtypemask",
+                    "addressused",
+                ],
+            ),
+            (
+                "systemuser",
+                &[
+                    "internalemailaddress",
+                    "isdisabled",
+                    "domainname",
+                    "fullname",
+                ],
+            ),
+            (
+                "msdyn_workorder",
+                &[
+                    "msdyn_serviceaccount",
+                    "msdyn_billingaccount",
+                    "msdyn_systemstatus",
+                    "msdyn_workordersummary",
+                    "msdyn_instructions",
+                    "msdyn_reportedbycontact",
+                    "msdyn_timeclosed",
+                    "msdyn_primaryincidentdescription",
+                ],
+            ),
+            (
+                "msdyn_workorderproduct",
+                &[
+                    "msdyn_description",
+                    "msdyn_workorder",
+                    "msdyn_product",
+                    "msdyn_quantity",
+                ],
+            ),
+            ("bookableresource", &["resourcetype", "userid", "timezone"]),
+            (
+                "bookableresourcebooking",
+                &[
+                    "starttime",
+                    "endtime",
+                    "duration",
+                    "resource",
+                    "bookingstatus",
+                    "bookingtype",
+                    "msdyn_workorder",
+                ],
+            ),
+            ("bookingstatus", &["name", "status"]),
+        ];
+        for (table, columns) in touched {
+            for c in *columns {
+                col(&s, table, c);
+            }
+        }
+        let systemstatus = col(&s, "msdyn_workorder", "msdyn_systemstatus");
+        let first = systemstatus.options.first().map(|o| o.value);
+        assert_eq!(first, Some(690_970_000));
+        assert_eq!(systemstatus.options.len(), 6);
+    }
+
+    #[test]
+    fn duckdb_types() {
+        let s = schema();
+        let ty = |t: &str, c: &str| col(&s, t, c).duckdb_type();
+        assert_eq!(ty("incident", "prioritycode"), "INTEGER");
+        assert_eq!(ty("incident", "customerid"), "UUID");
+        assert_eq!(ty("incident", "incidentid"), "UUID");
+        assert_eq!(ty("incident", "owneridtype"), "VARCHAR");
+        assert_eq!(ty("product", "price"), "DECIMAL(19,4)");
+        assert_eq!(ty("uom", "quantity"), "DECIMAL(17,5)");
+        assert_eq!(ty("st_workorderpart", "st_quantity"), "DECIMAL(16,4)");
+        assert_eq!(ty("customeraddress", "latitude"), "DOUBLE");
+        assert_eq!(ty("annotation", "isdocument"), "BOOLEAN");
+        assert_eq!(ty("annotation", "documentbody"), "VARCHAR");
+        // Formatted DateOnly but behaving UserLocal: still an instant.
+        assert_eq!(
+            ty("phonecall", "overriddencreatedon"),
+            "TIMESTAMP WITH TIME ZONE"
+        );
+        assert_eq!(ty("contract", "activeon"), "TIMESTAMP WITH TIME ZONE");
+        assert_eq!(ty("st_equipment", "st_installdate"), "DATE");
+        assert_eq!(
+            ty("incident", "st_scheduledstart"),
+            "TIMESTAMP WITH TIME ZONE"
+        );
+        let unknown = Column {
+            precision: None,
+            ..col(&s, "uom", "quantity").clone()
+        };
+        assert_eq!(unknown.duckdb_type(), DECIMAL_FALLBACK);
+    }
+
+    #[test]
+    fn column_rows_flatten_the_schema() {
+        let s = schema();
+        let rows = s.column_rows();
+        let total: usize = s.tables().map(|t| t.columns.len()).sum();
+        assert_eq!(rows.len(), total);
+        let customer = rows
+            .iter()
+            .find(|r| r.table_name == "incident" && r.column_name == "customerid")
+            .unwrap();
+        assert_eq!(customer.type_name, "Customer");
+        assert_eq!(customer.targets.as_deref(), Some("account,contact"));
+        assert_eq!(customer.required_level, "SystemRequired");
+        assert!(!customer.custom);
+        let notes = rows
+            .iter()
+            .find(|r| r.table_name == "customeraddress" && r.column_name == "st_accessnotes")
+            .unwrap();
+        assert_eq!(notes.type_name, "Memo");
+        assert_eq!(notes.max_length, Some(2000));
+        assert_eq!(notes.targets, None);
+        assert!(notes.custom);
+        assert!(rows
+            .iter()
+            .filter(|r| r.table_name == "st_equipment")
+            .all(|r| r.custom));
+    }
+
+    /// Every embedded standard column must say what the reference says, and
+    /// every column the reference marks required must be embedded: the file
+    /// was generated once, so this is what keeps it honest.
+    #[test]
+    fn embedded_columns_match_the_reference_schema() {
+        let text = std::fs::read_to_string(REFERENCE)
+            .unwrap_or_else(|e| panic!("reading {REFERENCE}: {e}"));
+        let reference: Value = serde_json::from_str(&text).expect("reference is JSON");
+        let s = schema();
+        let mut compared = 0;
+        for table in s.tables().filter(|t| !t.custom) {
+            let name = &table.logical_name;
+            let rt = &reference[name.as_str()];
+            assert!(rt.is_object(), "{name} is not in the reference");
+            assert_eq!(
+                rt["entity_set_name"].as_str(),
+                Some(table.entity_set_name.as_str()),
+                "{name}"
+            );
+            assert_eq!(
+                rt["primary_id_attribute"].as_str(),
+                Some(table.primary_id.as_str()),
+                "{name}"
+            );
+            assert_eq!(
+                rt["primary_name_attribute"].as_str(),
+                Some(table.primary_name.as_str()),
+                "{name}"
+            );
+            assert_eq!(
+                rt["ownership"].as_str(),
+                Some(table.ownership.as_str()),
+                "{name}"
+            );
+            let attributes = rt["attributes"].as_array().expect("attributes");
+            for c in table.columns.iter().filter(|c| !c.custom) {
+                let here = format!("{name}.{}", c.name);
+                let a = attributes
+                    .iter()
+                    .find(|a| a["logical_name"].as_str() == Some(c.name.as_str()))
+                    .unwrap_or_else(|| panic!("{here} is not in the reference"));
+                assert_eq!(
+                    a["type"].as_str(),
+                    Some(c.column_type.as_str()),
+                    "{here} type"
+                );
+                assert_eq!(a["max_length"].as_i64(), c.max_length, "{here} max_length");
+                assert_eq!(
+                    a["required_level"].as_str(),
+                    Some(c.required_level.as_str()),
+                    "{here} required_level"
+                );
+                // The rest of what the file carries drifts the same way.
+                let targets: Vec<&str> = a["targets"]
+                    .as_array()
+                    .map(|v| v.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                assert_eq!(c.targets, targets, "{here} targets");
+                let defaults: BTreeMap<i64, i64> = a["default_status_by_state"]
+                    .as_array()
+                    .map(|v| {
+                        v.iter()
+                            .filter_map(|d| {
+                                Some((d["state"].as_i64()?, d["default_status"].as_i64()?))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let theirs: Vec<(i64, String, Option<i64>, Option<i64>)> = a["options"]
+                    .as_array()
+                    .map(|v| {
+                        v.iter()
+                            .map(|o| {
+                                let value = o["value"].as_i64().expect("option value");
+                                let default = if c.column_type == ColumnType::State {
+                                    defaults.get(&value).copied()
+                                } else {
+                                    None
+                                };
+                                let label = o["label"].as_str().unwrap_or_default().to_string();
+                                (value, label, o["state"].as_i64(), default)
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let ours: Vec<(i64, String, Option<i64>, Option<i64>)> = c
+                    .options
+                    .iter()
+                    .map(|o| {
+                        (
+                            i64::from(o.value),
+                            o.label.clone(),
+                            o.state.map(i64::from),
+                            o.default_status.map(i64::from),
+                        )
+                    })
+                    .collect();
+                assert_eq!(ours, theirs, "{here} options");
+                // "None" is how the reference spells "no format".
+                let format = a["format"].as_str().filter(|f| *f != "None");
+                assert_eq!(c.format.as_deref(), format, "{here} format");
+                assert_eq!(
+                    c.behavior.as_deref(),
+                    a["datetime_behavior"].as_str(),
+                    "{here} behavior"
+                );
+                assert_eq!(c.min, a["min_value"].as_f64(), "{here} min");
+                assert_eq!(c.max, a["max_value"].as_f64(), "{here} max");
+                assert_eq!(
+                    c.precision.map(u64::from),
+                    a["precision"].as_u64(),
+                    "{here} precision"
+                );
+                assert_eq!(
+                    c.valid_for_create,
+                    a["valid_for_create"].as_bool(),
+                    "{here} valid_for_create"
+                );
+                assert_eq!(
+                    c.valid_for_update,
+                    a["valid_for_update"].as_bool(),
+                    "{here} valid_for_update"
+                );
+                compared += 1;
+            }
+            for a in attributes {
+                let level = a["required_level"].as_str().unwrap_or_default();
+                if level == "ApplicationRequired" || level == "SystemRequired" {
+                    let column = a["logical_name"].as_str().unwrap_or_default();
+                    assert!(
+                        table.column(column).is_some(),
+                        "{name}.{column} is required but not embedded"
+                    );
+                }
+            }
+        }
+        assert!(compared > 400, "only {compared} columns compared");
+    }
+}
