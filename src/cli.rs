@@ -148,6 +148,33 @@ pub enum ServeTarget {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// The Dataverse Web API v9.2 (SPEC §7): token endpoint, metadata,
+    /// records, bulk messages, $batch, validation, limits and faults.
+    Dataverse {
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        addr: std::net::SocketAddr,
+        /// Keep the org in this file: loaded at start, written at stop.
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+        /// Service protection: realistic | off | requests=N,time=SECS,concurrent=C,window=SECS[,dop=D]
+        #[arg(long, default_value = "realistic", value_name = "L")]
+        limits: crate::serve::dataverse::limits::LimitsConfig,
+        /// Injected faults: none | 503=R,drop=R,slow=R[:250ms],after-write=R,seed=N
+        #[arg(long, default_value = "none", value_name = "F")]
+        faults: crate::serve::dataverse::faults::FaultConfig,
+        /// Table metadata pulled from a real org (Web API JSON) instead of the built-in tables.
+        #[arg(long, value_name = "FILE")]
+        metadata: Option<PathBuf>,
+        /// Publisher prefix of ferry's custom columns and tables.
+        #[arg(long, default_value = "st")]
+        prefix: String,
+        /// The client secret the token endpoint accepts (default: any).
+        #[arg(long, env = "FERRY_EMULATOR_CLIENT_SECRET", hide_env_values = true)]
+        client_secret: Option<String>,
+        /// The org's maxuploadfilesize in bytes (limits an attachment's base64 size).
+        #[arg(long, default_value_t = 5 * 1024 * 1024, value_name = "BYTES")]
+        max_upload_bytes: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

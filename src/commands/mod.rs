@@ -90,6 +90,28 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             malformed_pages: malformed_page,
             seed,
         }),
+        Command::Serve {
+            target:
+                ServeTarget::Dataverse {
+                    addr,
+                    state,
+                    limits,
+                    faults,
+                    metadata,
+                    prefix,
+                    client_secret,
+                    max_upload_bytes,
+                },
+        } => serve::run_dataverse(serve::DataverseArgs {
+            addr,
+            state,
+            limits,
+            faults,
+            metadata,
+            prefix,
+            client_secret,
+            max_upload_bytes,
+        }),
         Command::Report { name } => report::run(&Workspace::open(&cli.workspace)?, &name, json),
     }
 }

@@ -86,3 +86,57 @@ pub fn run_servicetracker(args: ServiceTrackerArgs) -> Result<Outcome> {
     );
     Ok(Outcome::Ok)
 }
+
+/// The `serve dataverse` flags, as parsed.
+#[derive(Debug, Clone)]
+pub struct DataverseArgs {
+    pub addr: SocketAddr,
+    pub state: Option<PathBuf>,
+    pub limits: crate::serve::dataverse::limits::LimitsConfig,
+    pub faults: crate::serve::dataverse::faults::FaultConfig,
+    pub metadata: Option<PathBuf>,
+    pub prefix: String,
+    pub client_secret: Option<String>,
+    pub max_upload_bytes: u64,
+}
+
+/// `ferry serve dataverse`: the Dataverse Web API emulator in the
+/// foreground; `listening on http://HOST:PORT` first on stdout, the state
+/// file (if any) written when SIGINT or SIGTERM stops it.
+pub fn run_dataverse(args: DataverseArgs) -> Result<Outcome> {
+    use crate::serve::dataverse::{DataverseConfig, DataverseEmulator};
+    let mut config = DataverseConfig::new(&args.prefix);
+    if let Some(path) = &args.metadata {
+        config = config.with_metadata_file(path)?;
+    }
+    config.limits = args.limits;
+    config.faults = args.faults;
+    config.state_file = args.state;
+    config.client_secret = args.client_secret.filter(|s| !s.is_empty());
+    config.org.max_upload_bytes = args.max_upload_bytes;
+    let emulator = DataverseEmulator::new(config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", args.addr)))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", args.addr)))?;
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "listening on http://{local}");
+        let _ = stdout.flush();
+        drop(stdout);
+        eprintln!(
+            "Web API at http://{local}/api/data/v9.2/, token endpoint http://{local}/<tenant>/oauth2/v2.0/token"
+        );
+        emulator
+            .serve(listener, crate::serve::shutdown_signal())
+            .await
+    })?;
+    eprintln!("stopped");
+    Ok(Outcome::Ok)
+}

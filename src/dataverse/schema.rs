@@ -270,9 +270,23 @@ pub struct Table {
     pub primary_name: String,
     pub ownership: Ownership,
     pub columns: Vec<Column>,
+    /// Alternate keys: what upserts and `@odata.bind` may address a record
+    /// by instead of its GUID. None ship in `tables.json`; they come from a
+    /// real org's metadata or are created at run time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<AlternateKey>,
     /// A table ferry creates (`{prefix}_equipment`, ...).
     #[serde(skip)]
     pub custom: bool,
+}
+
+/// An alternate key: the columns whose values together identify a record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlternateKey {
+    /// The key's logical name (its schema name in lower case).
+    pub name: String,
+    pub columns: Vec<String>,
 }
 
 impl Table {
@@ -392,6 +406,7 @@ impl Schema {
                     .iter()
                     .map(|c| custom_column(c, prefix))
                     .collect(),
+                keys: Vec::new(),
                 custom: true,
             };
             tables.insert(table.logical_name.clone(), table);
@@ -474,6 +489,275 @@ impl Schema {
                 })
             })
             .collect()
+    }
+
+    // --- Changes at run time -------------------------------------------
+    //
+    // The emulator's metadata endpoints (create table, create column,
+    // InsertOptionValue, create key) and `--metadata FILE` change the schema
+    // after it is built; these keep it consistent the way Dataverse refuses
+    // duplicates and unknown names. Errors are plain text for the caller to
+    // wrap in its own error type.
+
+    /// The table whose Web API entity set is `set` (`accounts` → account).
+    pub fn table_by_entity_set(&self, set: &str) -> Option<&Table> {
+        self.tables.values().find(|t| t.entity_set_name == set)
+    }
+
+    /// Adds a new table. Its logical name and its entity set must both be
+    /// unused: the Web API addresses a table by either.
+    pub fn add_table(&mut self, table: Table) -> Result<(), String> {
+        if table.logical_name.is_empty() {
+            return Err("a table needs a logical name".to_string());
+        }
+        if self.tables.contains_key(&table.logical_name) {
+            return Err(format!(
+                "a table named {} already exists",
+                table.logical_name
+            ));
+        }
+        if let Some(other) = self.table_by_entity_set(&table.entity_set_name) {
+            return Err(format!(
+                "entity set {} is already used by {}",
+                table.entity_set_name, other.logical_name
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for column in &table.columns {
+            if !seen.insert(column.name.as_str()) {
+                return Err(format!(
+                    "{} has two columns named {}",
+                    table.logical_name, column.name
+                ));
+            }
+        }
+        self.tables.insert(table.logical_name.clone(), table);
+        Ok(())
+    }
+
+    /// Adds a column to an existing table.
+    pub fn add_column(&mut self, table: &str, column: Column) -> Result<(), String> {
+        let t = self.table_mut(table)?;
+        if t.column(&column.name).is_some() {
+            return Err(format!(
+                "{table} already has a column named {}",
+                column.name
+            ));
+        }
+        t.columns.push(column);
+        Ok(())
+    }
+
+    /// Adds an option to a choice column and returns its value, as
+    /// `InsertOptionValue` does. Without a value the next free one in the
+    /// publisher's range is taken: Dataverse numbers new options from the
+    /// publisher's option value prefix × 10,000 (ferry's publisher uses
+    /// 10,000, hence 100,000,000 — SPEC §9), not after the highest
+    /// Microsoft value.
+    pub fn insert_option(
+        &mut self,
+        table: &str,
+        column: &str,
+        value: Option<i32>,
+        label: &str,
+    ) -> Result<i32, String> {
+        if label.trim().is_empty() {
+            return Err("an option needs a label".to_string());
+        }
+        let c = self
+            .table_mut(table)?
+            .columns
+            .iter_mut()
+            .find(|c| c.name == column)
+            .ok_or_else(|| format!("{table} has no column named {column}"))?;
+        // State and status values have their own messages (a status needs
+        // its state), and booleans have exactly two options.
+        if !matches!(
+            c.column_type,
+            ColumnType::Picklist | ColumnType::MultiSelectPicklist
+        ) {
+            return Err(format!(
+                "{table}.{column} is a {} column, not a choice",
+                c.column_type.as_str()
+            ));
+        }
+        let value = match value {
+            Some(v) => {
+                if c.option(v).is_some() {
+                    return Err(format!("{table}.{column} already has the value {v}"));
+                }
+                v
+            }
+            None => c
+                .options
+                .iter()
+                .map(|o| o.value)
+                .filter(|v| *v >= PUBLISHER_OPTION_VALUE_BASE)
+                .max()
+                .map_or(Ok(PUBLISHER_OPTION_VALUE_BASE), |v| {
+                    v.checked_add(1)
+                        .ok_or_else(|| format!("{table}.{column} has no free option value"))
+                })?,
+        };
+        c.options.push(OptionValue {
+            value,
+            label: label.to_string(),
+            state: None,
+            default_status: None,
+        });
+        Ok(value)
+    }
+
+    /// Adds an alternate key. Dataverse accepts only some column types in
+    /// a key and at most ten keys a table ("Work with alternate keys",
+    /// learn.microsoft.com/power-apps/developer/data-platform/define-alternate-keys-entity),
+    /// and a second key over the same columns would be the same index.
+    pub fn add_key(&mut self, table: &str, name: &str, columns: Vec<String>) -> Result<(), String> {
+        if name.is_empty() {
+            return Err("a key needs a name".to_string());
+        }
+        if columns.is_empty() {
+            return Err(format!("key {name} names no columns"));
+        }
+        let t = self.table_mut(table)?;
+        if t.keys.iter().any(|k| k.name == name) {
+            return Err(format!("{table} already has a key named {name}"));
+        }
+        if t.keys.len() >= MAX_KEYS_PER_TABLE {
+            return Err(format!("{table} already has {MAX_KEYS_PER_TABLE} keys"));
+        }
+        for (i, column) in columns.iter().enumerate() {
+            if columns[..i].contains(column) {
+                return Err(format!("key {name} names {column} twice"));
+            }
+            let c = t
+                .column(column)
+                .ok_or_else(|| format!("{table} has no column named {column}"))?;
+            if !matches!(
+                c.column_type,
+                ColumnType::String
+                    | ColumnType::Integer
+                    | ColumnType::Decimal
+                    | ColumnType::DateTime
+                    | ColumnType::Lookup
+                    | ColumnType::Picklist
+            ) {
+                return Err(format!(
+                    "{table}.{column} is a {} column, which cannot be part of a key",
+                    c.column_type.as_str()
+                ));
+            }
+        }
+        let mut wanted: Vec<&String> = columns.iter().collect();
+        wanted.sort();
+        for key in &t.keys {
+            let mut have: Vec<&String> = key.columns.iter().collect();
+            have.sort();
+            if have == wanted {
+                return Err(format!(
+                    "key {} of {table} already covers these columns",
+                    key.name
+                ));
+            }
+        }
+        t.keys.push(AlternateKey {
+            name: name.to_string(),
+            columns,
+        });
+        Ok(())
+    }
+
+    /// Puts tables read from a real org's metadata in place of the built-in
+    /// ones of the same name, and adds the others.
+    ///
+    /// The org is the authority on which columns exist and what they say,
+    /// but a metadata pull usually asks for only some properties (the
+    /// RetrieveMetadataChanges sample in shared/reference carries no
+    /// MaxLength, validity or primary name at all), so a fact the org left
+    /// out is taken from the built-in column of the same name and type
+    /// rather than lost. The columns and keys ferry plans to create stay:
+    /// they are the plan, whether or not the org has them yet.
+    pub fn replace_tables(&mut self, tables: Vec<Table>) {
+        for mut table in tables {
+            if let Some(known) = self.tables.get(&table.logical_name) {
+                fill_gaps(&mut table, known);
+            }
+            // Dataverse's defaults for a table, should the pull not say.
+            if table.entity_set_name.is_empty() {
+                table.entity_set_name = format!("{}s", table.logical_name);
+            }
+            if table.primary_id.is_empty() {
+                table.primary_id = format!("{}id", table.logical_name);
+            }
+            self.tables.insert(table.logical_name.clone(), table);
+        }
+    }
+
+    fn table_mut(&mut self, table: &str) -> Result<&mut Table, String> {
+        self.tables
+            .get_mut(table)
+            .ok_or_else(|| format!("there is no table named {table}"))
+    }
+}
+
+/// The first option value a publisher's new options get (prefix 10,000 ×
+/// 10,000), SPEC §9.
+pub const PUBLISHER_OPTION_VALUE_BASE: i32 = 100_000_000;
+
+/// Dataverse's limit on alternate keys per table.
+const MAX_KEYS_PER_TABLE: usize = 10;
+
+/// Completes a table read from an org with what the built-in one knows;
+/// see [`Schema::replace_tables`].
+fn fill_gaps(org: &mut Table, known: &Table) {
+    for (mine, theirs) in [
+        (&mut org.entity_set_name, &known.entity_set_name),
+        (&mut org.primary_id, &known.primary_id),
+        (&mut org.primary_name, &known.primary_name),
+    ] {
+        if mine.is_empty() {
+            mine.clone_from(theirs);
+        }
+    }
+    org.custom = known.custom;
+    for column in &mut org.columns {
+        let Some(k) = known.column(&column.name) else {
+            continue;
+        };
+        column.custom = k.custom;
+        if k.column_type != column.column_type {
+            continue;
+        }
+        fill_none(&mut column.max_length, &k.max_length);
+        fill_none(&mut column.format, &k.format);
+        fill_none(&mut column.behavior, &k.behavior);
+        fill_none(&mut column.min, &k.min);
+        fill_none(&mut column.max, &k.max);
+        fill_none(&mut column.precision, &k.precision);
+        fill_none(&mut column.valid_for_create, &k.valid_for_create);
+        fill_none(&mut column.valid_for_update, &k.valid_for_update);
+        if column.targets.is_empty() {
+            column.targets.clone_from(&k.targets);
+        }
+        if column.options.is_empty() {
+            column.options.clone_from(&k.options);
+        }
+    }
+    for k in known.columns.iter().filter(|c| c.custom) {
+        if org.column(&k.name).is_none() {
+            org.columns.push(k.clone());
+        }
+    }
+    for key in &known.keys {
+        if !org.keys.iter().any(|k| k.name == key.name) {
+            org.keys.push(key.clone());
+        }
+    }
+}
+
+fn fill_none<T: Clone>(mine: &mut Option<T>, theirs: &Option<T>) {
+    if mine.is_none() {
+        mine.clone_from(theirs);
     }
 }
 
@@ -1013,5 +1297,207 @@ mod tests {
             }
         }
         assert!(compared > 400, "only {compared} columns compared");
+    }
+
+    fn text_column(name: &str) -> Column {
+        Column {
+            name: name.to_string(),
+            column_type: ColumnType::String,
+            max_length: Some(100),
+            required_level: RequiredLevel::None,
+            targets: Vec::new(),
+            options: Vec::new(),
+            format: Some("Text".to_string()),
+            behavior: None,
+            min: None,
+            max: None,
+            precision: None,
+            valid_for_create: Some(true),
+            valid_for_update: Some(true),
+            custom: true,
+        }
+    }
+
+    fn bare_table(name: &str, set: &str) -> Table {
+        Table {
+            logical_name: name.to_string(),
+            entity_set_name: set.to_string(),
+            primary_id: format!("{name}id"),
+            primary_name: "st_name".to_string(),
+            ownership: Ownership::UserOwned,
+            columns: vec![text_column("st_name")],
+            keys: Vec::new(),
+            custom: true,
+        }
+    }
+
+    #[test]
+    fn tables_are_found_by_entity_set() {
+        let s = schema();
+        assert_eq!(
+            s.table_by_entity_set("incidents")
+                .map(|t| t.logical_name.as_str()),
+            Some("incident")
+        );
+        assert_eq!(
+            s.table_by_entity_set("st_equipments")
+                .map(|t| t.logical_name.as_str()),
+            Some("st_equipment")
+        );
+        assert!(s.table_by_entity_set("incident").is_none());
+    }
+
+    #[test]
+    fn add_table_refuses_taken_names_and_sets() {
+        let mut s = schema();
+        s.add_table(bare_table("st_site", "st_sites")).unwrap();
+        assert_eq!(
+            s.table_by_entity_set("st_sites").unwrap().primary_id,
+            "st_siteid"
+        );
+        assert!(s.add_table(bare_table("st_site", "st_others")).is_err());
+        assert!(s.add_table(bare_table("st_other", "accounts")).is_err());
+        let mut twice = bare_table("st_twice", "st_twices");
+        twice.columns.push(text_column("st_name"));
+        assert!(s.add_table(twice).is_err());
+    }
+
+    #[test]
+    fn add_column_refuses_duplicates_and_unknown_tables() {
+        let mut s = schema();
+        s.add_column("incident", text_column("st_extra")).unwrap();
+        assert!(s.column("incident", "st_extra").is_some());
+        assert!(s.add_column("incident", text_column("st_extra")).is_err());
+        assert!(s.add_column("incident", text_column("title")).is_err());
+        assert!(s
+            .add_column("nosuchtable", text_column("st_extra"))
+            .is_err());
+    }
+
+    #[test]
+    fn insert_option_takes_the_next_publisher_value() {
+        let mut s = schema();
+        let critical = s
+            .insert_option("incident", "prioritycode", None, "Critical")
+            .unwrap();
+        assert_eq!(critical, 100_000_000);
+        let next = s
+            .insert_option("incident", "prioritycode", None, "Urgent")
+            .unwrap();
+        assert_eq!(next, 100_000_001);
+        assert_eq!(
+            s.insert_option("incident", "prioritycode", Some(100_000_010), "Later"),
+            Ok(100_000_010)
+        );
+        assert_eq!(
+            s.insert_option("incident", "prioritycode", None, "After"),
+            Ok(100_000_011)
+        );
+        let priority = col(&s, "incident", "prioritycode");
+        assert_eq!(priority.option(100_000_000).unwrap().label, "Critical");
+        assert_eq!(priority.options.len(), 7);
+        // Taken values, non-choice columns, unknown names and empty labels.
+        assert!(s
+            .insert_option("incident", "prioritycode", Some(2), "Dup")
+            .is_err());
+        assert!(s
+            .insert_option("incident", "statuscode", None, "New")
+            .is_err());
+        assert!(s.insert_option("incident", "title", None, "New").is_err());
+        assert!(s.insert_option("incident", "nosuch", None, "New").is_err());
+        assert!(s
+            .insert_option("nosuch", "prioritycode", None, "New")
+            .is_err());
+        assert!(s
+            .insert_option("incident", "prioritycode", None, " ")
+            .is_err());
+    }
+
+    #[test]
+    fn add_key_checks_columns_and_duplicates() {
+        let mut s = schema();
+        s.add_key("account", "st_email", vec!["emailaddress1".into()])
+            .unwrap();
+        let keys = &s.table("account").unwrap().keys;
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].columns, ["emailaddress1"]);
+        // Same name, same columns, unknown column, unkeyable type, unknown table.
+        assert!(s
+            .add_key("account", "st_email", vec!["name".into()])
+            .is_err());
+        assert!(s
+            .add_key("account", "st_other", vec!["emailaddress1".into()])
+            .is_err());
+        assert!(s.add_key("account", "st_x", vec!["nosuch".into()]).is_err());
+        assert!(s
+            .add_key("account", "st_x", vec!["address1_latitude".into()])
+            .is_err());
+        assert!(s.add_key("account", "st_x", vec![]).is_err());
+        assert!(s
+            .add_key("account", "st_x", vec!["name".into(), "name".into()])
+            .is_err());
+        assert!(s.add_key("nosuch", "st_x", vec!["name".into()]).is_err());
+        s.add_key(
+            "account",
+            "st_nameandemail",
+            vec!["name".into(), "emailaddress1".into()],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn keys_are_optional_in_json() {
+        let table: Table = serde_json::from_value(serde_json::json!({
+            "entity_set_name": "st_sites", "primary_id": "st_siteid",
+            "primary_name": "st_name", "ownership": "UserOwned", "columns": []
+        }))
+        .unwrap();
+        assert!(table.keys.is_empty());
+        let text = serde_json::to_string(&table).unwrap();
+        assert!(!text.contains("keys"));
+    }
+
+    #[test]
+    fn org_tables_replace_built_in_ones_and_keep_the_plan() {
+        let mut s = schema();
+        let mut name = text_column("name");
+        name.max_length = None; // the pull did not ask for it
+        name.format = None;
+        name.valid_for_create = None;
+        name.custom = false;
+        let mut fax = text_column("fax");
+        fax.max_length = Some(42);
+        fax.custom = false;
+        let org_account = Table {
+            logical_name: "account".to_string(),
+            entity_set_name: "accounts".to_string(),
+            primary_id: "accountid".to_string(),
+            primary_name: String::new(),
+            ownership: Ownership::UserOwned,
+            columns: vec![name, fax],
+            keys: vec![AlternateKey {
+                name: "orgkey".to_string(),
+                columns: vec!["name".to_string()],
+            }],
+            custom: false,
+        };
+        let mut extra = bare_table("new_thing", "");
+        extra.custom = false;
+        s.replace_tables(vec![org_account, extra]);
+        let account = s.table("account").unwrap();
+        assert_eq!(account.primary_name, "name");
+        let name = account.column("name").unwrap();
+        assert_eq!(name.max_length, Some(160));
+        assert_eq!(name.format.as_deref(), Some("Text"));
+        assert_eq!(name.valid_for_create, Some(true));
+        assert_eq!(account.column("fax").unwrap().max_length, Some(42));
+        // Built-in Microsoft columns the org did not send are gone; ferry's
+        // planned columns stay.
+        assert!(account.column("telephone1").is_none());
+        assert!(account.column("st_record_id").unwrap().custom);
+        assert_eq!(account.keys.len(), 1);
+        let thing = s.table("new_thing").unwrap();
+        assert_eq!(thing.entity_set_name, "new_things");
+        assert!(s.table("incident").is_some());
     }
 }

@@ -1,0 +1,274 @@
+//! `ferry serve dataverse`: an emulator of the Dataverse Web API v9.2
+//! (SPEC §7) for everything a migration does — auth, metadata, records,
+//! bulk messages, `$batch`, validation with Dataverse's error codes, service
+//! protection limits and injected faults — so the loader is built and tested
+//! against the real API's behaviour, offline.
+//!
+//! It runs in-process ([`DataverseEmulator::spawn`] on an ephemeral port,
+//! for tests and `ferry demo`) or behind the CLI command. `DESIGN.md` in this
+//! folder says which module owns what.
+
+pub mod api;
+pub mod auth;
+pub mod batch;
+pub mod error;
+pub mod faults;
+pub mod limits;
+pub mod metadata;
+pub mod odata;
+pub mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crate::dataverse::schema::Schema;
+use crate::error::{Error, Result};
+use faults::{FaultConfig, Faults};
+use limits::{LimitsConfig, ServiceProtection};
+use store::{OrgSettings, Store};
+
+/// How the emulator behaves.
+#[derive(Clone)]
+pub struct DataverseConfig {
+    /// The tables it knows: ferry's built-in description, optionally
+    /// overridden by metadata pulled from a real org (`--metadata`).
+    pub schema: Schema,
+    pub org: OrgSettings,
+    pub limits: LimitsConfig,
+    pub faults: FaultConfig,
+    /// Loaded at start when it exists, written at stop.
+    pub state_file: Option<PathBuf>,
+    /// The client secret the token endpoint accepts; `None` accepts any.
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for DataverseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataverseConfig")
+            .field("limits", &self.limits)
+            .field("faults", &self.faults)
+            .field("state_file", &self.state_file)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl DataverseConfig {
+    /// The built-in schema with publisher prefix `prefix`, realistic limits,
+    /// no faults, no state file.
+    pub fn new(prefix: &str) -> Self {
+        DataverseConfig {
+            schema: Schema::builtin(prefix),
+            org: OrgSettings::default(),
+            limits: LimitsConfig::realistic(),
+            faults: FaultConfig::default(),
+            state_file: None,
+            client_secret: None,
+        }
+    }
+
+    /// Replaces the built-in tables with those of a metadata file pulled
+    /// from a real org (the Web API's JSON).
+    pub fn with_metadata_file(mut self, path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            Error::input(
+                path,
+                format!("not JSON: {e}"),
+                "pass metadata as the Web API returns it (EntityDefinitions?$expand=Attributes, or RetrieveMetadataChanges)",
+            )
+        })?;
+        let tables = metadata::tables_from_org_metadata(&json).map_err(|e| {
+            Error::input(
+                path,
+                e,
+                "pass metadata as the Web API returns it (EntityDefinitions?$expand=Attributes, or RetrieveMetadataChanges)",
+            )
+        })?;
+        self.schema.replace_tables(tables);
+        Ok(self)
+    }
+}
+
+/// An emulator ready to serve.
+pub struct DataverseEmulator {
+    config: DataverseConfig,
+}
+
+impl DataverseEmulator {
+    pub fn new(config: DataverseConfig) -> Self {
+        DataverseEmulator { config }
+    }
+
+    fn initial_store(&self) -> Result<Store> {
+        match &self.config.state_file {
+            Some(path) if path.exists() => {
+                Store::load(path, self.config.schema.clone(), self.config.org.clone()).map_err(
+                    |e| {
+                        Error::input(
+                            path,
+                            format!("cannot load the emulator state: {e}"),
+                            "delete the file to start from an empty org, or pass another --state",
+                        )
+                    },
+                )
+            }
+            _ => Ok(Store::new(
+                self.config.schema.clone(),
+                self.config.org.clone(),
+            )),
+        }
+    }
+
+    fn new_state(&self) -> Result<Arc<api::AppState>> {
+        let store = self.initial_store()?;
+        let application_user = store.org().application_user();
+        let schema = self.config.schema.clone();
+        let org = self.config.org.clone();
+        Ok(Arc::new(api::AppState {
+            store: Mutex::new(store),
+            authority: auth::Authority::new(self.config.client_secret.clone(), application_user),
+            limits: ServiceProtection::new(self.config.limits.clone()),
+            faults: Faults::new(self.config.faults.clone()),
+            ops: Mutex::new(api::OpsLog::default()),
+            started: Instant::now(),
+            fresh: Box::new(move || Store::new(schema.clone(), org.clone())),
+        }))
+    }
+
+    fn router(state: Arc<api::AppState>) -> axum::Router {
+        axum::Router::new()
+            .fallback(api::handle)
+            .with_state(state)
+            // Bulk requests of 1,000 records with attachments run large;
+            // Dataverse itself accepts requests far beyond axum's 2 MB default.
+            .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then saves the state
+    /// file (if any).
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let state = self.new_state()?;
+        axum::serve(listener, Self::router(state.clone()))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| Error::Remote(format!("the Dataverse emulator stopped: {e}")))?;
+        self.save(&state)
+    }
+
+    fn save(&self, state: &api::AppState) -> Result<()> {
+        if let Some(path) = &self.config.state_file {
+            let store = state.store.lock().expect("store");
+            store.save(path).map_err(|e| Error::Io {
+                path: path.clone(),
+                source: e,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Starts serving on `addr` (port 0: any free port) on a thread of its
+    /// own with its own tokio runtime.
+    pub fn spawn(self, addr: SocketAddr) -> Result<RunningDataverse> {
+        let cannot = |e: std::io::Error| Error::Usage(format!("cannot listen on {addr}: {e}"));
+        let listener = std::net::TcpListener::bind(addr).map_err(cannot)?;
+        listener.set_nonblocking(true).map_err(cannot)?;
+        let local = listener.local_addr().map_err(cannot)?;
+        let state = self.new_state()?;
+        let router = Self::router(state.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("dataverse-emulator".into())
+            .spawn(move || -> std::io::Result<()> {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener)?;
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(async {
+                            let _ = stopped.await;
+                        })
+                        .await
+                })
+            })
+            .map_err(|e| Error::Usage(format!("cannot start the emulator thread: {e}")))?;
+        Ok(RunningDataverse {
+            addr: local,
+            state,
+            emulator: self,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+/// A Dataverse emulator serving on its own thread; stopped by
+/// [`RunningDataverse::stop`] or when dropped.
+pub struct RunningDataverse {
+    pub addr: SocketAddr,
+    state: Arc<api::AppState>,
+    emulator: DataverseEmulator,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningDataverse {
+    /// The org URL, `http://HOST:PORT` (the Web API is under `/api/data/v9.2/`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request answered so far (newest last).
+    pub fn operations(&self) -> Vec<api::Operation> {
+        self.state.ops.lock().expect("ops log").entries()
+    }
+
+    pub fn limit_stats(&self) -> limits::LimitStats {
+        self.state.limits.stats()
+    }
+
+    /// Runs `f` on the store (for tests and the demo's seeding).
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        f(&mut self.state.store.lock().expect("store"))
+    }
+
+    /// Stops serving, finishes the requests in flight, saves the state file.
+    pub fn stop(mut self) -> Result<()> {
+        self.shut_down();
+        self.emulator.save(&self.state)
+    }
+
+    fn shut_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            match thread.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!("the Dataverse emulator stopped with: {e}"),
+                Err(_) => tracing::warn!("the Dataverse emulator thread panicked"),
+            }
+        }
+    }
+}
+
+impl Drop for RunningDataverse {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
