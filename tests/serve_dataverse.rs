@@ -1008,3 +1008,69 @@ fn the_cli_prints_its_address_first_and_serves() {
     child.kill().unwrap();
     let _ = child.wait();
 }
+
+#[test]
+fn required_columns_the_platform_enforces_are_refused() {
+    let org = Org::default();
+    let no_customer = org.post("incidents", json!({"title": "Who is this for?"}));
+    assert_eq!(no_customer.status, 400, "{}", no_customer.text);
+    assert_eq!(org.count("incidents"), 0);
+    let no_parent = org.post(
+        "customeraddresses",
+        json!({"name": "Nowhere", "line1": "1 Main"}),
+    );
+    assert_eq!(no_parent.status, 400, "{}", no_parent.text);
+}
+
+#[test]
+fn a_custom_table_can_be_created_then_written() {
+    let org = Org::default();
+    let created = org.post(
+        "EntityDefinitions",
+        json!({
+            "@odata.type": "Microsoft.Dynamics.CRM.EntityMetadata",
+            "SchemaName": "st_Site",
+            "DisplayName": {"LocalizedLabels": [{"Label": "Site", "LanguageCode": 1033}]},
+            "DisplayCollectionName": {"LocalizedLabels": [{"Label": "Sites", "LanguageCode": 1033}]},
+            "OwnershipType": "UserOwned",
+            "HasActivities": false,
+            "HasNotes": true,
+            "Attributes": [{
+                "@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata",
+                "SchemaName": "st_Name",
+                "IsPrimaryName": true,
+                "MaxLength": 100,
+                "RequiredLevel": {"Value": "ApplicationRequired"},
+                "DisplayName": {"LocalizedLabels": [{"Label": "Name", "LanguageCode": 1033}]},
+            }],
+        }),
+    );
+    assert_eq!(created.status, 204, "{}", created.text);
+    let definition = org.get("EntityDefinitions(LogicalName='st_site')").json();
+    let set = definition["EntitySetName"].as_str().unwrap().to_string();
+    org.create(&set, json!({"st_name": "North yard"}));
+    assert_eq!(org.count(&set), 1);
+}
+
+#[test]
+fn reset_empties_the_org_and_the_operations_log_records_requests() {
+    let org = Org::default();
+    org.account("Before reset");
+    let ops = org.emulator.operations();
+    let create = ops
+        .iter()
+        .find(|o| o.method == "POST" && o.path.ends_with("/accounts"))
+        .expect("the create is logged");
+    assert_eq!((create.status, create.records_written), (204, 1));
+    let reset = org.runtime.block_on(async {
+        org.client
+            .post(format!("{}/_emulator/reset", org.emulator.url()))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(reset, 204);
+    assert_eq!(org.count("accounts"), 0);
+}
