@@ -84,6 +84,11 @@ pub enum Command {
     /// Run the checks (sql/checks) into check.findings; exit 1 while
     /// unwaived errors remain.
     Validate,
+    /// The map: propose it, sign it off, or see what changed since sign-off.
+    Map {
+        #[command(subcommand)]
+        action: MapAction,
+    },
     /// Query the staging database; reads statements from stdin without QUERY.
     Sql {
         query: Option<String>,
@@ -110,6 +115,19 @@ pub enum Command {
         #[arg(default_value = "all")]
         name: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MapAction {
+    /// Record the checksums of every transform and mapping file as signed
+    /// off; `ferry push` refuses while any of them changes afterwards.
+    Confirm {
+        /// Who signs off (default: $USER).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+    },
+    /// List the files changed since the sign-off; exit 1 while any has.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod extract;
 pub mod generate;
 pub mod init;
+pub mod map;
 pub mod report;
 pub mod serve;
 pub mod sql;
@@ -13,7 +14,7 @@ pub mod stage;
 pub mod transform;
 pub mod validate;
 
-use crate::cli::{Cli, Command, ServeTarget, TransformAction};
+use crate::cli::{Cli, Command, MapAction, ServeTarget, TransformAction};
 use crate::workspace::Workspace;
 use crate::{Outcome, Result};
 
@@ -57,6 +58,12 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Transform {
             action: Some(TransformAction::Status),
         } => transform::status(&Workspace::open(&cli.workspace)?, json),
+        Command::Map {
+            action: MapAction::Confirm { by },
+        } => map::confirm(&Workspace::open(&cli.workspace)?, by, json),
+        Command::Map {
+            action: MapAction::Status,
+        } => map::status(&Workspace::open(&cli.workspace)?, json),
         Command::Validate => validate::run(&Workspace::open(&cli.workspace)?, json),
         Command::Sql { query, format } => {
             sql::run(&Workspace::open(&cli.workspace)?, query, format)

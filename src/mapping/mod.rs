@@ -10,6 +10,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+pub mod signoff;
+
 use duckdb::{params, Connection};
 
 use crate::error::{Error, IoContext, Result};
