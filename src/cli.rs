@@ -84,6 +84,13 @@ pub enum Command {
     /// Run the checks (sql/checks) into check.findings; exit 1 while
     /// unwaived errors remain.
     Validate,
+    /// The schema the staged rows need against the target's metadata, and
+    /// the load estimate (reports/plan.html); exit 1 while anything is missing.
+    Plan {
+        /// Create the missing custom tables, columns and option values.
+        #[arg(long)]
+        apply: bool,
+    },
     /// The map: propose it, sign it off, or see what changed since sign-off.
     Map {
         #[command(subcommand)]

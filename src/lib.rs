@@ -14,6 +14,7 @@ pub mod generate;
 pub mod identity;
 pub mod landing;
 pub mod mapping;
+pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod serve;

@@ -37,6 +37,48 @@ pub struct Config {
     pub target: TargetConfig,
     #[serde(default)]
     pub extract: ExtractConfig,
+    #[serde(default)]
+    pub push: PushConfig,
+}
+
+/// How records are written to the target.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushConfig {
+    /// Records per bulk request (`CreateMultiple`/`UpdateMultiple`):
+    /// Microsoft recommends 100–1,000 (SPEC §9).
+    #[serde(default = "default_push_batch_size")]
+    pub batch_size: usize,
+    /// Application users the load is spread over; each has its own service
+    /// protection limits.
+    #[serde(default = "default_application_users")]
+    pub application_users: u32,
+}
+
+fn default_push_batch_size() -> usize {
+    500
+}
+fn default_application_users() -> u32 {
+    1
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        PushConfig {
+            batch_size: default_push_batch_size(),
+            application_users: default_application_users(),
+        }
+    }
+}
+
+/// The target org's licence tier, for its limits (SPEC §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Licence {
+    #[default]
+    Enterprise,
+    /// Dynamics 365 Professional: at most 15 custom tables.
+    Professional,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +137,8 @@ pub struct TargetConfig {
     /// an attachment (SPEC §9). Dataverse's default is 5 MB, at most 128 MB.
     #[serde(default = "default_max_upload_bytes")]
     pub max_upload_bytes: u64,
+    #[serde(default)]
+    pub licence: Licence,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -168,6 +212,7 @@ impl Default for TargetConfig {
             client_id: None,
             client_secret_env: default_client_secret_env(),
             max_upload_bytes: default_max_upload_bytes(),
+            licence: Licence::default(),
         }
     }
 }
@@ -204,6 +249,15 @@ impl Config {
             return bad(
                 format!("target.max_upload_bytes is {}", self.target.max_upload_bytes),
                 "Dataverse's maxuploadfilesize is at most 131072000 bytes (128 MB); set the org's value, default 5242880",
+            );
+        }
+        if !(1..=1000).contains(&self.push.batch_size) || self.push.application_users == 0 {
+            return bad(
+                format!(
+                    "push.batch_size is {} and push.application_users is {}",
+                    self.push.batch_size, self.push.application_users
+                ),
+                "bulk requests take 1 to 1000 records (100-1000 recommended) and at least one application user is needed",
             );
         }
         if !(1..=1000).contains(&self.extract.page_size) {
@@ -395,6 +449,8 @@ authority = "https://login.microsoftonline.com"
 client_secret_env = "FERRY_CLIENT_SECRET"
 # The org's maxuploadfilesize (bytes; limits an attachment's base64 size).
 max_upload_bytes = 5242880
+# Licence tier: "enterprise" or "professional" (at most 15 custom tables).
+licence = "enterprise"
 
 [extract]
 # Rows per Arrow batch written to Parquet.
@@ -404,6 +460,12 @@ parallel_objects = 2
 # API source: records per page (1-1000) and attachment downloads in flight.
 page_size = 1000
 parallel_downloads = 4
+
+[push]
+# Records per bulk request (Microsoft recommends 100-1000).
+batch_size = 500
+# Application users the load is spread over (each has its own limits).
+application_users = 1
 "#
     )
 }

@@ -7,6 +7,8 @@ pub mod extract;
 pub mod generate;
 pub mod init;
 pub mod map;
+pub mod plan;
+pub mod plan_target;
 pub mod report;
 pub mod serve;
 pub mod sql;
@@ -64,6 +66,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Map {
             action: MapAction::Status,
         } => map::status(&Workspace::open(&cli.workspace)?, json),
+        Command::Plan { apply } => plan::run(&Workspace::open(&cli.workspace)?, apply, json),
         Command::Validate => validate::run(&Workspace::open(&cli.workspace)?, json),
         Command::Sql { query, format } => {
             sql::run(&Workspace::open(&cli.workspace)?, query, format)

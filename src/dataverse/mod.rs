@@ -6,6 +6,7 @@
 //! a workspace must not depend on the shared reference material being on
 //! disk, and every command must agree on what the target looks like.
 
+pub mod client;
 pub mod schema;
 
 pub use schema::{Column, ColumnType, RequiredLevel, Schema, Table, TargetColumn};

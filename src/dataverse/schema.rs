@@ -504,6 +504,70 @@ impl Schema {
         self.tables.values().find(|t| t.entity_set_name == set)
     }
 
+    /// What a fresh org has: the standard tables and columns, without
+    /// anything ferry plans to create. `ferry plan` compares against this
+    /// when no target is configured.
+    pub fn standard_only(&self) -> Schema {
+        let tables = self
+            .tables
+            .iter()
+            .filter(|(_, t)| !t.custom)
+            .map(|(name, t)| {
+                let mut t = t.clone();
+                t.columns.retain(|c| !c.custom);
+                (name.clone(), t)
+            })
+            .collect();
+        Schema {
+            prefix: self.prefix.clone(),
+            source: self.source.clone(),
+            tables,
+            many_to_many: Vec::new(),
+        }
+    }
+
+    /// Adds an N:N relationship between two existing tables.
+    pub fn add_many_to_many(
+        &mut self,
+        name: &str,
+        table1: &str,
+        table2: &str,
+    ) -> Result<(), String> {
+        for table in [table1, table2] {
+            if !self.tables.contains_key(table) {
+                return Err(format!("there is no table {table} to relate"));
+            }
+        }
+        if self.many_to_many.iter().any(|m| m.name == name) {
+            return Err(format!("the relationship {name} already exists"));
+        }
+        self.many_to_many.push(ManyToMany {
+            name: name.to_string(),
+            table1: table1.to_string(),
+            table2: table2.to_string(),
+        });
+        Ok(())
+    }
+
+    /// A schema holding exactly `tables` and `many_to_many` (read from a
+    /// live org).
+    pub fn from_tables(
+        prefix: &str,
+        source: &str,
+        tables: Vec<Table>,
+        many_to_many: Vec<ManyToMany>,
+    ) -> Schema {
+        Schema {
+            prefix: prefix.to_string(),
+            source: source.to_string(),
+            tables: tables
+                .into_iter()
+                .map(|t| (t.logical_name.clone(), t))
+                .collect(),
+            many_to_many,
+        }
+    }
+
     /// Adds a new table. Its logical name and its entity set must both be
     /// unused: the Web API addresses a table by either.
     pub fn add_table(&mut self, table: Table) -> Result<(), String> {

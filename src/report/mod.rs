@@ -154,7 +154,7 @@ fn render_report(
 
 /// Writes under a temporary name and renames, so a browser never opens half
 /// a report.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).at(&tmp)?;
     std::fs::rename(&tmp, path).at(path)

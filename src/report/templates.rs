@@ -21,7 +21,12 @@ const TEMPLATES: &[(&str, &str)] = &[
         "inventory.html.j2",
         include_str!("../../templates/inventory.html.j2"),
     ),
+    (PLAN_TEMPLATE, include_str!("../../templates/plan.html.j2")),
 ];
+
+/// Rendered by its own command (`ferry plan`) from data it computes, not
+/// from a `sql/reports/*.sql` query, so `ferry report` does not list it.
+pub const PLAN_TEMPLATE: &str = "plan.html.j2";
 
 /// Owns the template environment; build it once, render many reports.
 pub struct Templates {
@@ -47,7 +52,7 @@ impl Templates {
         TEMPLATES
             .iter()
             .map(|(name, _)| *name)
-            .filter(|name| *name != BASE_TEMPLATE)
+            .filter(|name| *name != BASE_TEMPLATE && *name != PLAN_TEMPLATE)
             .filter_map(|name| name.strip_suffix(".html.j2"))
             .collect()
     }

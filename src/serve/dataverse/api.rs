@@ -335,6 +335,7 @@ fn dispatch(store: &mut Store, req: &DvRequest, caller: &Caller) -> Result<DvRes
             ))
         }
         ("PublishAllXml", 1) if method == "POST" => Ok(DvResponse::empty(204)),
+        ("RelationshipDefinitions", 1) => relationship_request(store, req),
         ("CloseIncident", 1) if method == "POST" => {
             let body = req.json_body()?;
             let resolution = match body.get("IncidentResolution") {
@@ -434,6 +435,71 @@ fn metadata_request(
             Ok(DvResponse::empty(204))
         }
         _ => Err(unsupported(method, &req.path)),
+    }
+}
+
+/// `RelationshipDefinitions`: N:N relationships (creating and reading
+/// `ManyToManyRelationshipMetadata`), so a plan can create the intersect
+/// ferry's equipment ↔ address links need ("Create and update table
+/// relationships using the Web API").
+fn relationship_request(store: &mut Store, req: &DvRequest) -> Result<DvResponse, DvError> {
+    match req.method.as_str() {
+        "GET" => {
+            let value: Vec<Value> = store
+                .schema()
+                .many_to_many()
+                .iter()
+                .map(|m| {
+                    json!({
+                        "@odata.type": "#Microsoft.Dynamics.CRM.ManyToManyRelationshipMetadata",
+                        "SchemaName": m.name,
+                        "IntersectEntityName": m.name,
+                        "Entity1LogicalName": m.table1,
+                        "Entity2LogicalName": m.table2,
+                    })
+                })
+                .collect();
+            Ok(DvResponse::json(
+                200,
+                json!({"@odata.context": format!("{}$metadata#RelationshipDefinitions", req.base), "value": value}),
+            ))
+        }
+        "POST" => {
+            let body = req.json_body()?;
+            let kind = body
+                .get("@odata.type")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if !kind.ends_with("ManyToManyRelationshipMetadata") {
+                // 405, which clients (ferry's among them) take as "use the
+                // Attributes route for lookups instead".
+                return Err(DvError::new(
+                    405,
+                    super::error::BAD_REQUEST,
+                    "this emulator creates N:N relationships here (ManyToManyRelationshipMetadata); create lookups through EntityDefinitions(...)/Attributes",
+                ));
+            }
+            let text = |key: &str| -> Result<String, DvError> {
+                body.get(key)
+                    .and_then(Value::as_str)
+                    .map(str::to_lowercase)
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| {
+                        DvError::bad_request(format!("ManyToManyRelationshipMetadata needs {key}."))
+                    })
+            };
+            let name = text("SchemaName")?;
+            let (table1, table2) = (text("Entity1LogicalName")?, text("Entity2LogicalName")?);
+            store
+                .schema_mut()
+                .add_many_to_many(&name, &table1, &table2)
+                .map_err(|e| DvError::new(400, super::error::DUPLICATE_RECORD, e))?;
+            Ok(DvResponse::empty(204).with_header(
+                "OData-EntityId",
+                format!("{}RelationshipDefinitions(SchemaName='{name}')", req.base),
+            ))
+        }
+        other => Err(unsupported(other, &req.path)),
     }
 }
 

@@ -1,0 +1,179 @@
+//! `ferry plan [--apply]`: the schema the staged rows need against the
+//! target's metadata, and the load estimate; `reports/plan.html` and
+//! `plan.json`. Exits 1 while anything is missing or incompatible.
+
+use chrono::{SecondsFormat, Utc};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
+use serde::Serialize;
+
+use crate::dataverse::schema::Schema;
+use crate::error::{Error, IoContext, Result};
+use crate::plan::{self, Plan, Standing};
+use crate::report::{ReportHeader, Templates};
+use crate::stage::db::relation_exists;
+use crate::stage::open_database;
+use crate::workspace::{Licence, Workspace};
+use crate::Outcome;
+
+#[derive(Serialize)]
+struct PlanContext<'a> {
+    header: ReportHeader,
+    plan: &'a Plan,
+    entitlement_days: f64,
+}
+
+pub fn run(ws: &Workspace, apply: bool, json: bool) -> Result<Outcome> {
+    let conn = open_database(ws)?;
+    if !relation_exists(&conn, "meta", "stg_rows")? {
+        return Err(Error::input(
+            ws.database_path(),
+            "nothing is transformed yet (no stg.* tables)",
+            "run `ferry transform` first",
+        ));
+    }
+    let prefix = &ws.config.prefix;
+    let planned = Schema::builtin(prefix);
+    let needs = plan::needs(&conn, &planned)?;
+    drop(conn);
+    let (target, label) = match &ws.config.target.url {
+        None => (
+            planned.standard_only(),
+            "ferry's built-in reference of a fresh org (no target url in ferry.toml)".to_string(),
+        ),
+        Some(_) => crate::commands::plan_target::read_target(ws, &needs)?,
+    };
+    let compare = |target: &Schema, label: &str| {
+        plan::compare(
+            &needs,
+            &planned,
+            target,
+            label,
+            ws.config.target.licence == Licence::Professional,
+            ws.config.push.batch_size,
+            ws.config.push.application_users,
+        )
+    };
+    let mut result = compare(&target, &label);
+    if apply {
+        if ws.config.target.url.is_none() {
+            return Err(Error::Usage(
+                "plan --apply needs a target: set [target] url in ferry.toml".into(),
+            ));
+        }
+        if let Some(problem) = &result.licence_problem {
+            return Err(Error::Usage(problem.clone()));
+        }
+        crate::commands::plan_target::apply(ws, &planned, &result)?;
+        let (target, label) = crate::commands::plan_target::read_target(ws, &needs)?;
+        result = compare(&target, &label);
+    }
+    let files = write_reports(ws, &result)?;
+    let outcome = if result.is_ready() {
+        Outcome::Ok
+    } else {
+        Outcome::Problems
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&result).expect("plan serializes")
+        );
+        return Ok(outcome);
+    }
+    print_plan(&result);
+    println!("report: {}", files.0.display());
+    Ok(outcome)
+}
+
+fn print_plan(result: &Plan) {
+    let open: Vec<_> = result
+        .items
+        .iter()
+        .filter(|i| i.standing != Standing::Present)
+        .collect();
+    if open.is_empty() {
+        println!("the target has every table, column and option value the staged rows use");
+    } else {
+        let mut table = Table::new();
+        table.load_preset(UTF8_FULL_CONDENSED);
+        table.set_header(["kind", "table", "name", "standing", "detail", "--apply"]);
+        for i in &open {
+            table.add_row([
+                i.kind.to_string(),
+                i.table.clone(),
+                i.name.clone(),
+                format!("{:?}", i.standing).to_lowercase(),
+                i.detail.clone(),
+                if i.creatable { "creates it" } else { "by hand" }.to_string(),
+            ]);
+        }
+        println!("{table}");
+    }
+    if let Some(problem) = &result.licence_problem {
+        println!("licence: {problem}");
+    }
+    let e = &result.estimate;
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["table", "records", "requests", "how"]);
+    for t in &e.tables {
+        table.add_row([
+            t.table.clone(),
+            t.rows.to_string(),
+            t.requests.to_string(),
+            t.how.to_string(),
+        ]);
+    }
+    for i in [1, 2] {
+        if let Some(c) = table.column_mut(i) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    println!("{table}");
+    println!(
+        "{} records in {} requests (batches of {}, {} application user(s)): at least {:.1} min under the request limit, {:.1} min under the execution-time limit at an assumed {} ms/record; {:.2} day(s) of one user's daily entitlement",
+        e.records,
+        e.requests,
+        e.batch_size,
+        e.application_users,
+        e.minutes_by_request_limit,
+        e.minutes_by_execution_limit,
+        e.assumed_ms_per_record,
+        plan::entitlement_days(e)
+    );
+    println!(
+        "{} missing, {} incompatible, {} custom table(s) — target metadata: {}",
+        result.missing, result.incompatible, result.custom_tables, result.target
+    );
+}
+
+/// `reports/plan.html` and `reports/plan.json`.
+fn write_reports(
+    ws: &Workspace,
+    result: &Plan,
+) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let context = PlanContext {
+        header: ReportHeader {
+            report: "plan".into(),
+            workspace: ws.root.display().to_string(),
+            generated_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+            ferry_version: env!("CARGO_PKG_VERSION"),
+            sql_file: "stg.* (ferry plan)".into(),
+        },
+        plan: result,
+        entitlement_days: plan::entitlement_days(&result.estimate),
+    };
+    let html = Templates::new()?.render(crate::report::templates::PLAN_TEMPLATE, &context)?;
+    let dir = ws.reports_dir();
+    std::fs::create_dir_all(&dir).at(&dir)?;
+    let html_path = dir.join("plan.html");
+    let json_path = dir.join("plan.json");
+    crate::report::write_atomically(&html_path, html.as_bytes())?;
+    crate::report::write_atomically(
+        &json_path,
+        serde_json::to_string_pretty(&context)
+            .expect("plan serializes")
+            .as_bytes(),
+    )?;
+    Ok((html_path, json_path))
+}
