@@ -126,6 +126,10 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum MapAction {
+    /// Propose a target column for every source field and an option value
+    /// for every picklist value (reports/mapping-proposal.html); appends
+    /// proposals to mapping/optionsets.csv and writes custom-field transforms.
+    Propose,
     /// Record the checksums of every transform and mapping file as signed
     /// off; `ferry push` refuses while any of them changes afterwards.
     Confirm {

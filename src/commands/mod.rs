@@ -61,6 +61,9 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             action: Some(TransformAction::Status),
         } => transform::status(&Workspace::open(&cli.workspace)?, json),
         Command::Map {
+            action: MapAction::Propose,
+        } => map::propose(&Workspace::open(&cli.workspace)?, json),
+        Command::Map {
             action: MapAction::Confirm { by },
         } => map::confirm(&Workspace::open(&cli.workspace)?, by, json),
         Command::Map {

@@ -10,7 +10,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+pub mod propose;
 pub mod signoff;
+pub mod synonyms;
 
 use duckdb::{params, Connection};
 
