@@ -79,6 +79,9 @@ fn open_items(plan: &serde_json::Value) -> Vec<String> {
 #[test]
 fn plan_lists_what_a_fresh_org_lacks_and_apply_creates_it() {
     let ws = Staged::sales();
+    // The proposal adds custom columns for the source's custom fields
+    // (exit 1: some picklist values need a person's decision).
+    ws.ferry().args(["map", "propose"]).assert().code(1);
     ws.ferry().arg("transform").assert().success();
     let org = fresh_org();
     point_at(&ws, &org, "licence = \"enterprise\"");
@@ -92,6 +95,8 @@ fn plan_lists_what_a_fresh_org_lacks_and_apply_creates_it() {
         "column account.st_record_id missing",
         "column account.st_invoicemethod missing",
         "option incident.prioritycode = 100000000 missing",
+        "column account.st_accounttier missing",
+        "column incident.st_odometermiles missing",
         "relationship st_equipment_customeraddress.st_equipment_customeraddress missing",
     ] {
         assert!(

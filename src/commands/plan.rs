@@ -32,7 +32,7 @@ pub fn run(ws: &Workspace, apply: bool, json: bool) -> Result<Outcome> {
         ));
     }
     let prefix = &ws.config.prefix;
-    let planned = Schema::builtin(prefix);
+    let planned = with_proposed_columns(ws, &conn, Schema::builtin(prefix))?;
     let needs = plan::needs(&conn, &planned)?;
     drop(conn);
     let (target, label) = match &ws.config.target.url {
@@ -83,6 +83,35 @@ pub fn run(ws: &Workspace, apply: bool, json: bool) -> Result<Outcome> {
     print_plan(&result);
     println!("report: {}", files.0.display());
     Ok(outcome)
+}
+
+/// ferry's built-in plan plus the custom columns `ferry map propose` gives
+/// the source's custom fields (the proposal is deterministic, so running it
+/// again yields the columns the proposed transforms create, with their types,
+/// lengths and choice options).
+fn with_proposed_columns(
+    ws: &Workspace,
+    conn: &duckdb::Connection,
+    mut planned: Schema,
+) -> Result<Schema> {
+    if !relation_exists(conn, "meta", "inventory_fields")? {
+        return Ok(planned);
+    }
+    let existing = crate::mapping::read_optionsets(ws)?;
+    let proposal = crate::mapping::propose::propose(
+        conn,
+        &planned,
+        ws.config.profile,
+        &ws.config.prefix,
+        &existing,
+    )?;
+    for (table, column) in proposal.schema_columns() {
+        if planned.table(&table).is_some() && planned.column(&table, &column.name).is_none() {
+            // Cannot fail: the table exists and the column does not.
+            let _ = planned.add_column(&table, column);
+        }
+    }
+    Ok(planned)
 }
 
 fn print_plan(result: &Plan) {
