@@ -36,9 +36,23 @@ source AS (
     UNION ALL SELECT 'workflows', id FROM raw.workflows_current
 ),
 
-staged AS (
-    SELECT source_object AS object, record_id, string_agg(DISTINCT target_table, ', ' ORDER BY target_table) AS tables
+-- Plain aggregates over a DISTINCT, not string_agg(DISTINCT … ORDER BY …):
+-- ordered and distinct aggregates keep every group in memory, which runs
+-- out of memory on millions of records; these spill to disk.
+staged_tables AS (
+    SELECT DISTINCT source_object AS object, record_id, target_table
     FROM meta.stg_rows
+),
+
+staged AS (
+    SELECT
+        object,
+        record_id,
+        CASE WHEN count(*) = 1 THEN min(target_table)
+             ELSE min(target_table) || ' and ' || max(target_table)
+                  || CASE WHEN count(*) > 2 THEN ' (' || count(*) || ' tables)' ELSE '' END
+        END AS tables
+    FROM staged_tables
     GROUP BY 1, 2
 ),
 
