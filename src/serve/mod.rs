@@ -65,7 +65,7 @@ pub fn parse_query(
 /// Decodes `%XX` escapes. A `+` stays a plus sign (it is a space only in
 /// HTML form encoding), so `modified_since=2026-10-01T07:00:00+02:00` works
 /// even unescaped; no parameter here can hold a space anyway.
-fn percent_decode(text: &str) -> Result<String, String> {
+pub(crate) fn percent_decode(text: &str) -> Result<String, String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

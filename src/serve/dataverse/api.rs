@@ -241,27 +241,9 @@ fn segments(path: &str) -> Result<Vec<Segment>, DvError> {
         .collect()
 }
 
+/// The shared `%XX` decoder of the emulators, with the Web API's 400.
 fn percent_decode(text: &str) -> Result<String, DvError> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| {
-                    DvError::bad_request(format!("Bad percent-encoding in '{text}'."))
-                })?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| DvError::bad_request("The URL is not UTF-8."))
+    crate::serve::percent_decode(text).map_err(DvError::bad_request)
 }
 
 /// `LogicalName='account'` → `account`.
