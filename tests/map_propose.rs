@@ -7,7 +7,10 @@
 //! ships (and the proposer finds the same options on its own), undocumented
 //! values need a decision, a re-run keeps what was confirmed, the proposed
 //! SQL runs, and the report escapes what it shows. Fields with unfamiliar
-//! names for standard columns are tested on a hand-built inventory.
+//! names for standard columns are tested on a hand-built inventory. With a
+//! target configured, the proposal is made against the target's metadata
+//! (read through the Web API from the Dataverse emulator): a custom column
+//! the org already has takes the source field that matches it.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -713,6 +716,138 @@ fn the_report_renders_and_escapes_what_it_shows() {
         "no script reaches the page"
     );
     assert!(!html.contains("could not be rendered"));
+}
+
+// ---------------------------------------------------------------------------
+// Against a live target's metadata.
+// ---------------------------------------------------------------------------
+
+const SECRET_ENV: &str = "FERRY_MAP_PROPOSE_TEST_SECRET";
+
+#[test]
+fn with_a_target_the_proposal_uses_the_custom_columns_the_org_already_has() {
+    use ferry::dataverse::schema::{Column, ColumnType, RequiredLevel};
+    use ferry::serve::dataverse::{DataverseConfig, DataverseEmulator};
+
+    // An org as Microsoft ships it, plus a custom column someone made for
+    // the gate code before ferry came along.
+    let mut config = DataverseConfig::new(PREFIX);
+    config.schema = Schema::builtin(PREFIX).standard_only();
+    config
+        .schema
+        .add_column(
+            "customeraddress",
+            Column {
+                name: "st_torcode".to_string(),
+                column_type: ColumnType::String,
+                max_length: Some(100),
+                required_level: RequiredLevel::None,
+                targets: Vec::new(),
+                options: Vec::new(),
+                format: Some("Text".to_string()),
+                behavior: None,
+                min: None,
+                max: None,
+                precision: None,
+                valid_for_create: Some(true),
+                valid_for_update: Some(true),
+                custom: true,
+            },
+        )
+        .unwrap();
+    let org = DataverseEmulator::new(config)
+        .spawn("127.0.0.1:0".parse().unwrap())
+        .unwrap();
+
+    let ws = Ws::new();
+    // Without a target the gate code needs a custom column of its own.
+    let builtin = ws.propose(Profile::Sales, &ws.existing());
+    assert_eq!(
+        field(&builtin, "sites", "cf_torcode").status,
+        Status::Custom
+    );
+
+    let toml = ws.root().join("ferry.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let pointed = text
+        .replace(
+            "# url = \"https://contoso.crm.dynamics.com\"",
+            &format!("url = \"{}\"", org.url()),
+        )
+        .replace(
+            "client_secret_env = \"FERRY_CLIENT_SECRET\"",
+            &format!("client_secret_env = \"{SECRET_ENV}\""),
+        );
+    assert_ne!(pointed, text, "ferry.toml has the target lines to fill in");
+    std::fs::write(&toml, pointed).unwrap();
+
+    let out = ws
+        .ferry()
+        .env(SECRET_ENV, "emulator-secret")
+        .args(["--json", "map", "propose"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Some picklist values still need a person's decision.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("metadata read from {}", org.url())),
+        "stderr names the metadata used: {stderr}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert!(
+        json["target"].as_str().unwrap().starts_with(&org.url()),
+        "{}",
+        json["target"]
+    );
+    let gate = json["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["object"] == "sites")
+        .flat_map(|o| o["fields"].as_array().unwrap())
+        .find(|f| f["field"] == "cf_torcode")
+        .expect("sites.cf_torcode is proposed");
+    assert_eq!(gate["status"], "proposed", "{gate:#}");
+    assert_eq!(gate["target_table"], "customeraddress", "{gate:#}");
+    assert_eq!(gate["target_column"], "st_torcode", "{gate:#}");
+    assert!(gate["custom_column"].is_null(), "{gate:#}");
+    assert!(
+        gate["reason"].as_str().unwrap().contains("same name"),
+        "{gate:#}"
+    );
+    // The custom fields the org has no column for still get custom columns.
+    let tier = json["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["object"] == "customers")
+        .flat_map(|o| o["fields"].as_array().unwrap())
+        .find(|f| f["field"] == "cf_kundenstufe")
+        .unwrap();
+    assert_eq!(tier["status"], "custom", "{tier:#}");
+    assert_eq!(tier["custom_column"]["name"], "st_kundenstufe", "{tier:#}");
+
+    // The reports say what the proposal was built against.
+    let reports = ws.root().join("reports");
+    let file: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(reports.join("mapping-proposal.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(file["target"], json["target"]);
+    let html = std::fs::read_to_string(reports.join("mapping-proposal.html")).unwrap();
+    // (The template escapes `/` as `&#x2f;`.)
+    assert!(
+        html.replace("&#x2f;", "/").contains(&org.url()),
+        "the report names the target"
+    );
+    // No custom-field transform creates a second gate-code column.
+    for entry in std::fs::read_dir(ws.root().join("sql/transforms")).unwrap() {
+        let sql = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(!sql.contains("torcode2"), "{sql}");
+    }
+    org.stop().unwrap();
 }
 
 // ---------------------------------------------------------------------------

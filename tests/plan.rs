@@ -1,10 +1,14 @@
 //! `ferry plan [--apply]` against the Dataverse emulator: an org without
 //! ferry's custom columns, tables, option values and N:N relationship lists
 //! them and exits 1; `--apply` creates them; a second plan finds nothing
-//! missing; the Professional tier's 15-table limit is enforced.
+//! missing; the Professional tier's 15-table limit is enforced. The unit
+//! group and units products need are shown (records the loader creates,
+//! never a reason to exit 1), with whether the target already has the group.
 
 #[path = "support/staged.rs"]
 mod staged;
+
+use std::collections::BTreeMap;
 
 use ferry::dataverse::schema::Schema;
 use ferry::serve::dataverse::{DataverseConfig, DataverseEmulator, RunningDataverse};
@@ -76,6 +80,69 @@ fn open_items(plan: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+fn count(value: &serde_json::Value) -> u64 {
+    value
+        .as_u64()
+        .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("not a count: {value}"))
+}
+
+/// The `units` section of a plan: the one unit group V040 stages, its base
+/// unit, the other units (quantity 1 each: the source has no conversion
+/// factors) and how many products use each, counted here from stg.* and
+/// the raw parts independently of ferry's own reading.
+fn check_units(ws: &Staged, plan: &serde_json::Value, in_target: Option<bool>) {
+    let groups = plan["units"].as_array().expect("a units section");
+    assert_eq!(groups.len(), 1, "{groups:#?}");
+    let group = &groups[0];
+    assert_eq!(group["name"], "ServiceTracker Units", "{group:#}");
+    assert_eq!(group["base_unit"], "Each", "{group:#}");
+    assert_eq!(
+        group["in_target"],
+        serde_json::json!(in_target),
+        "{group:#}"
+    );
+    let parts = count(&serde_json::Value::String(
+        ws.scalar("SELECT count(*) FROM raw.parts_current"),
+    ));
+    assert!(parts > 0);
+    assert_eq!(count(&group["products"]), parts, "every part is a product");
+
+    let expected: BTreeMap<String, u64> = ws
+        .query(
+            "SELECT u.name AS unit, count(p.productid) AS products
+             FROM stg.uom AS u LEFT JOIN stg.product AS p ON p.defaultuomid = u.uomid
+             GROUP BY ALL",
+        )
+        .iter()
+        .map(|r| {
+            (
+                r["unit"].as_str().unwrap().to_string(),
+                count(&r["products"]),
+            )
+        })
+        .collect();
+    let mut shown = BTreeMap::new();
+    shown.insert("Each".to_string(), count(&group["base_unit_products"]));
+    for unit in group["units"].as_array().unwrap() {
+        let name = unit["name"].as_str().unwrap().to_string();
+        assert_ne!(name, "Each", "the base unit is not among the other units");
+        assert_eq!(unit["quantity"].as_f64(), Some(1.0), "{unit}");
+        assert!(
+            shown.insert(name, count(&unit["products"])).is_none(),
+            "{unit} twice"
+        );
+    }
+    assert_eq!(shown, expected);
+    assert!(shown.len() > 2, "the parts use several units: {shown:?}");
+    let with_unit: u64 = shown.values().sum();
+    assert_eq!(
+        with_unit + count(&group["products_without_unit"]),
+        parts,
+        "{group:#}"
+    );
+}
+
 #[test]
 fn plan_lists_what_a_fresh_org_lacks_and_apply_creates_it() {
     let ws = Staged::sales();
@@ -114,6 +181,17 @@ fn plan_lists_what_a_fresh_org_lacks_and_apply_creates_it() {
     );
     assert!(before["estimate"]["requests"].as_u64().unwrap() > 0);
     assert!(ws.root().join("reports/plan.html").is_file());
+    // A fresh org has only its "Default Unit" group: the loader creates
+    // ServiceTracker's before the products.
+    check_units(&ws, &before, Some(false));
+    let file: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.root().join("reports/plan.json")).unwrap(),
+    )
+    .unwrap();
+    check_units(&ws, &file["plan"], Some(false));
+    let html = std::fs::read_to_string(ws.root().join("reports/plan.html")).unwrap();
+    assert!(html.contains("Units for products"), "no units section");
+    assert!(html.contains("ServiceTracker Units"));
 
     let (_, applied) = plan(&ws, &["--apply"]);
     let left = open_items(&applied);
@@ -129,7 +207,34 @@ fn plan_lists_what_a_fresh_org_lacks_and_apply_creates_it() {
     );
     let (_, again) = plan(&ws, &[]);
     assert_eq!(open_items(&again), left);
+
+    // Once the target has a unit group of that name (an earlier load, or
+    // made by hand), the plan says so; either way it is not a plan item.
+    org.with_store(|store| {
+        let caller = store.org().application_user();
+        let group = serde_json::json!({"name": "ServiceTracker Units", "baseuomname": "Each"});
+        store
+            .create("uomschedule", group.as_object().unwrap(), caller)
+            .unwrap();
+    });
+    let (_, existing) = plan(&ws, &[]);
+    check_units(&ws, &existing, Some(true));
+    assert_eq!(open_items(&existing), left);
     org.stop().unwrap();
+}
+
+#[test]
+fn without_a_target_the_unit_group_is_shown_for_the_loader_to_create() {
+    let ws = Staged::sales();
+    ws.ferry().arg("transform").assert().success();
+    let (_, result) = plan(&ws, &[]);
+    check_units(&ws, &result, None);
+    let out = ws.ferry().arg("plan").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("unit group \"ServiceTracker Units\"") && text.contains("Each (base unit)"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -22,10 +22,11 @@ pub fn propose(ws: &Workspace, json: bool) -> Result<Outcome> {
         ));
     }
     let existing = crate::mapping::read_optionsets(ws)?;
-    let schema = crate::dataverse::schema::Schema::builtin(&ws.config.prefix);
+    let basis = crate::commands::plan_target::proposal_basis(ws)?;
+    eprintln!("proposing against {}", basis.label);
     let proposal = proposer::propose(
         &conn,
-        &schema,
+        &basis.schema,
         ws.config.profile,
         &ws.config.prefix,
         &existing,

@@ -6,6 +6,7 @@ use chrono::{SecondsFormat, Utc};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 use serde::Serialize;
 
+use crate::commands::plan_target;
 use crate::dataverse::schema::Schema;
 use crate::error::{Error, IoContext, Result};
 use crate::plan::{self, Plan, Standing};
@@ -32,7 +33,17 @@ pub fn run(ws: &Workspace, apply: bool, json: bool) -> Result<Outcome> {
         ));
     }
     let prefix = &ws.config.prefix;
-    let planned = with_proposed_columns(ws, &conn, Schema::builtin(prefix))?;
+    // The proposal is made against the same schema `ferry map propose`
+    // uses (the target's metadata when a target is configured), so plan
+    // and propose agree on which columns are custom.
+    let (planned, known) = if relation_exists(&conn, "meta", "inventory_fields")? {
+        let basis = plan_target::proposal_basis(ws)?;
+        eprintln!("proposing the map against {}", basis.label);
+        let planned = with_proposed_columns(ws, &conn, Schema::builtin(prefix), &basis.schema)?;
+        (planned, basis.read)
+    } else {
+        (Schema::builtin(prefix), None)
+    };
     let needs = plan::needs(&conn, &planned)?;
     drop(conn);
     let (target, label) = match &ws.config.target.url {
@@ -40,7 +51,15 @@ pub fn run(ws: &Workspace, apply: bool, json: bool) -> Result<Outcome> {
             planned.standard_only(),
             "ferry's built-in reference of a fresh org (no target url in ferry.toml)".to_string(),
         ),
-        Some(_) => crate::commands::plan_target::read_target(ws, &needs)?,
+        Some(_) => plan_target::read_target(ws, &needs, known.as_ref())?,
+    };
+    // Unit groups are records, not metadata: `--apply` does not change them.
+    let unit_groups_in_target = match &ws.config.target.url {
+        None => None,
+        Some(_) => {
+            let names: Vec<String> = needs.unit_groups.iter().map(|g| g.name.clone()).collect();
+            Some(plan_target::unit_groups_in_target(ws, &names)?)
+        }
     };
     let compare = |target: &Schema, label: &str| {
         plan::compare(
@@ -51,6 +70,7 @@ pub fn run(ws: &Workspace, apply: bool, json: bool) -> Result<Outcome> {
             ws.config.target.licence == Licence::Professional,
             ws.config.push.batch_size,
             ws.config.push.application_users,
+            unit_groups_in_target.as_deref(),
         )
     };
     let mut result = compare(&target, &label);
@@ -63,8 +83,8 @@ pub fn run(ws: &Workspace, apply: bool, json: bool) -> Result<Outcome> {
         if let Some(problem) = &result.licence_problem {
             return Err(Error::Usage(problem.clone()));
         }
-        crate::commands::plan_target::apply(ws, &planned, &result)?;
-        let (target, label) = crate::commands::plan_target::read_target(ws, &needs)?;
+        plan_target::apply(ws, &planned, &result)?;
+        let (target, label) = plan_target::read_target(ws, &needs, None)?;
         result = compare(&target, &label);
     }
     let files = write_reports(ws, &result)?;
@@ -87,28 +107,40 @@ pub fn run(ws: &Workspace, apply: bool, json: bool) -> Result<Outcome> {
 
 /// ferry's built-in plan plus the custom columns `ferry map propose` gives
 /// the source's custom fields (the proposal is deterministic, so running it
-/// again yields the columns the proposed transforms create, with their types,
-/// lengths and choice options).
+/// again against the same `basis` yields the columns the proposed
+/// transforms create, with their types, lengths and choice options). A
+/// field proposed for a column the target has but ferry's built-in schema
+/// does not know (an org's own custom column) brings that column's
+/// definition along, so its staged values are checked against it.
 fn with_proposed_columns(
     ws: &Workspace,
     conn: &duckdb::Connection,
     mut planned: Schema,
+    basis: &Schema,
 ) -> Result<Schema> {
-    if !relation_exists(conn, "meta", "inventory_fields")? {
-        return Ok(planned);
-    }
     let existing = crate::mapping::read_optionsets(ws)?;
     let proposal = crate::mapping::propose::propose(
         conn,
-        &planned,
+        basis,
         ws.config.profile,
         &ws.config.prefix,
         &existing,
     )?;
-    for (table, column) in proposal.schema_columns() {
-        if planned.table(&table).is_some() && planned.column(&table, &column.name).is_none() {
+    let add = |planned: &mut Schema, table: &str, column: crate::dataverse::Column| {
+        if planned.table(table).is_some() && planned.column(table, &column.name).is_none() {
             // Cannot fail: the table exists and the column does not.
-            let _ = planned.add_column(&table, column);
+            let _ = planned.add_column(table, column);
+        }
+    };
+    for (table, column) in proposal.schema_columns() {
+        add(&mut planned, &table, column);
+    }
+    for field in proposal.fields() {
+        let Some(name) = &field.target_column else {
+            continue;
+        };
+        if let Some(column) = basis.column(&field.target_table, name) {
+            add(&mut planned, &field.target_table, column.clone());
         }
     }
     Ok(planned)
@@ -141,6 +173,7 @@ fn print_plan(result: &Plan) {
     if let Some(problem) = &result.licence_problem {
         println!("licence: {problem}");
     }
+    print_units(result);
     let e = &result.estimate;
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
@@ -174,6 +207,59 @@ fn print_plan(result: &Plan) {
         "{} missing, {} incompatible, {} custom table(s) — target metadata: {}",
         result.missing, result.incompatible, result.custom_tables, result.target
     );
+}
+
+/// The unit groups products need: records, created by the loader before
+/// the products, so this is for information only.
+fn print_units(result: &Plan) {
+    for group in &result.units {
+        let mut table = Table::new();
+        table.load_preset(UTF8_FULL_CONDENSED);
+        table.set_header(["unit", "quantity", "products"]);
+        table.add_row([
+            format!("{} (base unit)", group.base_unit),
+            "1".to_string(),
+            group.base_unit_products.to_string(),
+        ]);
+        for unit in &group.units {
+            table.add_row([
+                unit.name.clone(),
+                format!("{} {}", unit.quantity, group.base_unit),
+                unit.products.to_string(),
+            ]);
+        }
+        for i in [1, 2] {
+            if let Some(c) = table.column_mut(i) {
+                c.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+        println!(
+            "unit group \"{}\" for {} product(s), base unit {}, {} other unit(s):",
+            group.name,
+            group.products,
+            group.base_unit,
+            group.units.len()
+        );
+        println!("{table}");
+        if group.products_without_unit > 0 {
+            println!(
+                "{} product(s) of the group have no default unit",
+                group.products_without_unit
+            );
+        }
+        println!("{}", unit_group_standing(group));
+    }
+}
+
+fn unit_group_standing(group: &plan::UnitGroup) -> String {
+    match group.in_target {
+        Some(true) => format!(
+            "the target already has a unit group named \"{}\"",
+            group.name
+        ),
+        Some(false) => "the target has no unit group of this name: the loader creates it and its units before the products".to_string(),
+        None => "the loader creates the unit group and its units before the products (no target to look in)".to_string(),
+    }
 }
 
 /// `reports/plan.html` and `reports/plan.json`.

@@ -1,11 +1,13 @@
-//! The live side of `ferry plan`: reading the target's metadata for the
-//! tables the staged rows use, and `--apply` creating what is missing
-//! (custom tables, columns, option values) through the Web API.
+//! The live side of `ferry plan` and `ferry map propose`: reading the
+//! target's metadata (the schema a proposal is made against, the tables the
+//! staged rows use, the unit groups products need), and `plan --apply`
+//! creating what is missing (custom tables, columns, option values) through
+//! the Web API.
 
 use std::collections::BTreeSet;
 
 use crate::dataverse::client::{Credentials, DataverseClient};
-use crate::dataverse::schema::Schema;
+use crate::dataverse::schema::{Schema, Table};
 use crate::error::{Error, Result};
 use crate::plan::{Needs, Plan, Standing};
 use crate::workspace::Workspace;
@@ -17,22 +19,142 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
 }
 
-/// The target's definitions of every table the staged rows use.
-pub fn read_target(ws: &Workspace, needs: &Needs) -> Result<(Schema, String)> {
+/// Table definitions read from the target, with the names that were asked
+/// for (a name asked for and not among `tables` is a table the target lacks).
+#[derive(Debug, Clone, Default)]
+pub struct TargetRead {
+    pub asked: Vec<String>,
+    pub tables: Vec<Table>,
+}
+
+/// The schema a mapping proposal is made against, shared by `ferry map
+/// propose` and `ferry plan` so both propose the same map.
+pub struct ProposalBasis {
+    pub schema: Schema,
+    /// Which metadata it is, for stderr.
+    pub label: String,
+    /// The target's definitions as read; `ferry plan` compares against
+    /// them instead of reading them again. `None` without a target.
+    pub read: Option<TargetRead>,
+}
+
+/// Without `[target] url`: ferry's built-in schema. With one: the built-in
+/// schema with the target's definitions of its tables merged in through
+/// [`Schema::replace_tables`] — standard columns as the org has them,
+/// ferry's planned custom columns kept, the org's own custom columns
+/// (which the built-in schema does not know) candidates for source fields
+/// — read through the Web API. Tables the target lacks keep their
+/// built-in definition. The schema's source names the target URL, so the
+/// proposal says what it was built against.
+pub fn proposal_basis(ws: &Workspace) -> Result<ProposalBasis> {
+    let mut schema = Schema::builtin(&ws.config.prefix);
+    if ws.config.target.url.is_none() {
+        return Ok(ProposalBasis {
+            schema,
+            label: "ferry's built-in reference of a fresh org (no target url in ferry.toml)"
+                .to_string(),
+            read: None,
+        });
+    }
+    let credentials = Credentials::from_target(&ws.config.target)?;
+    let url = credentials.org_url.clone();
+    let asked: Vec<String> = schema.tables().map(|t| t.logical_name.clone()).collect();
+    let names: Vec<&str> = asked.iter().map(String::as_str).collect();
+    let tables = runtime()?.block_on(async {
+        let client = DataverseClient::connect(credentials).await?;
+        client.entity_definitions(&names).await
+    })?;
+    let found = tables.len();
+    schema.replace_tables(tables.clone());
+    schema.set_source(format!(
+        "{url} — the target's metadata, read through the Web API ({found} of {} tables; ferry's built-in reference for the rest)",
+        asked.len()
+    ));
+    let label = format!(
+        "the target's metadata read from {url} ({found} of {} tables; the {} it lacks from ferry's built-in reference)",
+        asked.len(),
+        asked.len() - found
+    );
+    Ok(ProposalBasis {
+        schema,
+        label,
+        read: Some(TargetRead { asked, tables }),
+    })
+}
+
+/// The target's definitions of every table the staged rows use. Tables
+/// `known` already asked for are taken from it rather than read again.
+pub fn read_target(
+    ws: &Workspace,
+    needs: &Needs,
+    known: Option<&TargetRead>,
+) -> Result<(Schema, String)> {
     let credentials = Credentials::from_target(&ws.config.target)?;
     let tables: BTreeSet<&str> = needs.columns.iter().map(|c| c.table.as_str()).collect();
     let names: Vec<&str> = tables.into_iter().collect();
+    let mut have: Vec<Table> = Vec::new();
+    let mut unread: Vec<&str> = Vec::new();
+    for name in &names {
+        match known.filter(|k| k.asked.iter().any(|a| a == name)) {
+            Some(k) => have.extend(k.tables.iter().filter(|t| t.logical_name == *name).cloned()),
+            None => unread.push(name),
+        }
+    }
     let url = credentials.org_url.clone();
     let (tables, relationships) = runtime()?.block_on(async {
         let client = DataverseClient::connect(credentials).await?;
-        let tables = client.entity_definitions(&names).await?;
+        let tables = client.entity_definitions(&unread).await?;
         let relationships = client.many_to_many(&names).await?;
         Ok::<_, crate::dataverse::client::DvClientError>((tables, relationships))
     })?;
+    have.extend(tables);
     Ok((
-        Schema::from_tables(&ws.config.prefix, &url, tables, relationships),
+        Schema::from_tables(&ws.config.prefix, &url, have, relationships),
         format!("read from {url}"),
     ))
+}
+
+/// Which of the unit groups `names` the target already has, by name
+/// (`uomschedules?$filter=name eq '…'`; Dataverse compares names without
+/// regard to case).
+pub fn unit_groups_in_target(ws: &Workspace, names: &[String]) -> Result<Vec<String>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let credentials = Credentials::from_target(&ws.config.target)?;
+    let found = runtime()?.block_on(async {
+        let client = DataverseClient::connect(credentials).await?;
+        let mut found = Vec::new();
+        for name in names {
+            let path = format!(
+                "uomschedules?$select=name&$filter=name eq '{}'",
+                odata_string(name)
+            );
+            let rows = client.get_all(&path, 50).await?;
+            if !rows.is_empty() {
+                found.push(name.clone());
+            }
+        }
+        Ok::<_, crate::dataverse::client::DvClientError>(found)
+    })?;
+    Ok(found)
+}
+
+/// The inside of an OData string literal in a URL query: quotes doubled,
+/// and every character that would end or change the query percent-encoded.
+fn odata_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.replace('\'', "''").chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, ' ' | '\'' | '-' | '.' | '_' | '~') {
+            out.push(c);
+        } else {
+            let mut buf = [0; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
 }
 
 /// Creates every missing item `plan --apply` can create, in dependency

@@ -451,6 +451,12 @@ impl Schema {
         &self.source
     }
 
+    /// Says where the facts now come from, e.g. after
+    /// [`replace_tables`](Self::replace_tables) merged in a target's metadata.
+    pub fn set_source(&mut self, source: impl Into<String>) {
+        self.source = source.into();
+    }
+
     /// The traceability column every table carries (`st_record_id`).
     pub fn record_id_column(&self) -> String {
         format!("{}_record_id", self.prefix)

@@ -56,6 +56,41 @@ pub struct Needs {
     pub rows: BTreeMap<String, u64>,
     /// N:N relationships with staged links.
     pub relationships: Vec<String>,
+    /// The unit groups and units products need (`stg.uomschedule`,
+    /// `stg.uom`); `in_target` is not known yet.
+    pub unit_groups: Vec<UnitGroup>,
+}
+
+/// A unit group products need (SPEC §9 product: `defaultuomscheduleid` and
+/// `defaultuomid` need a unit group and a unit first). These are records,
+/// not metadata: the loader creates them before products, so they never
+/// make a plan fail; the plan shows them so nobody is surprised.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnitGroup {
+    pub name: String,
+    /// The unit Dataverse creates with the group (`baseuomname`).
+    pub base_unit: String,
+    /// Products whose default unit is the base unit.
+    pub base_unit_products: u64,
+    /// The group's other units.
+    pub units: Vec<Unit>,
+    /// Products that use the group (`defaultuomscheduleid`).
+    pub products: u64,
+    /// Products of the group without a default unit.
+    pub products_without_unit: u64,
+    /// Whether the target already has a unit group of this name; `None`
+    /// when no target was read.
+    pub in_target: Option<bool>,
+}
+
+/// A unit of a group other than its base unit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unit {
+    pub name: String,
+    /// How many base units it stands for.
+    pub quantity: f64,
+    /// Products whose default unit it is.
+    pub products: u64,
 }
 
 /// Reads what the staged rows need, described by `planned` (ferry's
@@ -133,7 +168,159 @@ pub fn needs(conn: &Connection, planned: &Schema) -> Result<Needs> {
             });
         }
     }
+    out.unit_groups = unit_groups(conn)?;
     Ok(out)
+}
+
+/// The unit groups of `stg.uomschedule` with their units (`stg.uom`) and
+/// the products (`stg.product`) using them. A table a transform does not
+/// produce counts as empty.
+pub fn unit_groups(conn: &Connection) -> Result<Vec<UnitGroup>> {
+    if !staged(conn, "uomschedule")? {
+        return Ok(Vec::new());
+    }
+    let key = |column: &str| format!("CAST({} AS VARCHAR)", quote_ident(column));
+    let groups: Vec<(Option<String>, String, Option<String>)> = {
+        let sql = format!(
+            "SELECT {}, name, {} FROM {} WHERE name IS NOT NULL ORDER BY name",
+            key("uomscheduleid"),
+            if staged_column(conn, "uomschedule", "baseuomname")? {
+                "baseuomname"
+            } else {
+                "NULL"
+            },
+            qualified("stg", "uomschedule")
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<std::result::Result<_, _>>()?
+    };
+    // (unit id, group id, name, quantity, base unit flag)
+    type UnitRow = (
+        Option<String>,
+        Option<String>,
+        String,
+        Option<f64>,
+        Option<bool>,
+    );
+    let units: Vec<UnitRow> = if staged(conn, "uom")? {
+        let flag = if staged_column(conn, "uom", "_is_base_unit")? {
+            "_is_base_unit"
+        } else {
+            "NULL::BOOLEAN"
+        };
+        let quantity = if staged_column(conn, "uom", "quantity")? {
+            "CAST(quantity AS DOUBLE)"
+        } else {
+            "NULL::DOUBLE"
+        };
+        let sql = format!(
+            "SELECT {}, {}, name, {quantity}, {flag} FROM {} WHERE name IS NOT NULL ORDER BY name",
+            key("uomid"),
+            key("uomscheduleid"),
+            qualified("stg", "uom")
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
+        rows.collect::<std::result::Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
+    // (group id, unit id) → products
+    let mut products: BTreeMap<(Option<String>, Option<String>), u64> = BTreeMap::new();
+    if staged_column(conn, "product", "defaultuomscheduleid")? {
+        let unit = if staged_column(conn, "product", "defaultuomid")? {
+            key("defaultuomid")
+        } else {
+            "NULL".to_string()
+        };
+        let sql = format!(
+            "SELECT {}, {unit}, count(*) FROM {} GROUP BY ALL",
+            key("defaultuomscheduleid"),
+            qualified("stg", "product")
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([], |r| {
+            Ok(((r.get(0)?, r.get(1)?), r.get::<_, i64>(2)? as u64))
+        })?;
+        for row in rows {
+            let (k, n) = row?;
+            products.insert(k, n);
+        }
+    }
+    let mut out = Vec::new();
+    for (group_id, name, base_name) in groups {
+        let mine: Vec<&UnitRow> = units
+            .iter()
+            .filter(|u| group_id.is_some() && u.1 == group_id)
+            .collect();
+        let is_base = |u: &UnitRow| match (u.4, &base_name) {
+            (Some(flag), _) => flag,
+            (None, Some(base)) => u.2.eq_ignore_ascii_case(base),
+            (None, None) => false,
+        };
+        let base = mine.iter().find(|u| is_base(u));
+        let base_unit = base_name
+            .clone()
+            .or_else(|| base.map(|u| u.2.clone()))
+            .unwrap_or_default();
+        let used = |unit_id: &Option<String>| {
+            if group_id.is_none() || unit_id.is_none() {
+                return 0;
+            }
+            products
+                .get(&(group_id.clone(), unit_id.clone()))
+                .copied()
+                .unwrap_or(0)
+        };
+        let in_group: u64 = products
+            .iter()
+            .filter(|((g, _), _)| group_id.is_some() && *g == group_id)
+            .map(|(_, n)| n)
+            .sum();
+        let without_unit = if group_id.is_some() {
+            products
+                .get(&(group_id.clone(), None))
+                .copied()
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        out.push(UnitGroup {
+            base_unit_products: base.map_or(0, |u| used(&u.0)),
+            units: mine
+                .iter()
+                .filter(|u| !is_base(u))
+                .map(|u| Unit {
+                    name: u.2.clone(),
+                    quantity: u.3.unwrap_or(1.0),
+                    products: used(&u.0),
+                })
+                .collect(),
+            products: in_group,
+            products_without_unit: without_unit,
+            in_target: None,
+            name,
+            base_unit,
+        });
+    }
+    Ok(out)
+}
+
+fn staged(conn: &Connection, table: &str) -> Result<bool> {
+    crate::stage::db::relation_exists(conn, "stg", table)
+}
+
+fn staged_column(conn: &Connection, table: &str, column: &str) -> Result<bool> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'stg' \
+         AND database_name = current_database() AND table_name = ? AND column_name = ?",
+        [table, column],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
 }
 
 fn has_options(column: &Column) -> bool {
@@ -252,6 +439,9 @@ pub struct Plan {
     /// `Some(message)` when the licence tier does not allow the custom tables.
     pub licence_problem: Option<String>,
     pub estimate: Estimate,
+    /// The unit groups and units products need: records the loader creates
+    /// before products, shown for information (never a reason to exit 1).
+    pub units: Vec<UnitGroup>,
 }
 
 impl Plan {
@@ -262,6 +452,9 @@ impl Plan {
 }
 
 /// Compares what the staged rows need with the target.
+/// `target_unit_groups` names the unit groups of `needs` the target already
+/// has (`None` when no target was read).
+#[allow(clippy::too_many_arguments)]
 pub fn compare(
     needs: &Needs,
     planned: &Schema,
@@ -270,6 +463,7 @@ pub fn compare(
     professional: bool,
     batch_size: usize,
     application_users: u32,
+    target_unit_groups: Option<&[String]>,
 ) -> Plan {
     let mut items = Vec::new();
     let mut custom_tables = BTreeSet::new();
@@ -411,8 +605,18 @@ pub fn compare(
                 custom_tables.len()
             )
         });
+    let units = needs
+        .unit_groups
+        .iter()
+        .map(|g| UnitGroup {
+            in_target: target_unit_groups
+                .map(|have| have.iter().any(|n| n.eq_ignore_ascii_case(&g.name))),
+            ..g.clone()
+        })
+        .collect();
     Plan {
         target: target_label.to_string(),
+        units,
         missing,
         incompatible,
         custom_tables: custom_tables.len(),
@@ -472,4 +676,81 @@ pub fn estimate(needs: &Needs, planned: &Schema, batch_size: usize, users: u32) 
 /// Days of one licensed user's daily entitlement the load consumes.
 pub fn entitlement_days(estimate: &Estimate) -> f64 {
     estimate.entitlement_requests as f64 / DAILY_REQUESTS_PER_USER as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staged_units() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE SCHEMA stg;
+             CREATE TABLE stg.uomschedule AS
+                 SELECT 'g1'::VARCHAR AS uomscheduleid, 'ServiceTracker Units' AS name, 'Each' AS baseuomname;
+             CREATE TABLE stg.uom AS SELECT * FROM (VALUES
+                 ('u-each', 'g1', 'Each', 1::DECIMAL(17,5), true),
+                 ('u-box', 'g1', 'Box', 12::DECIMAL(17,5), false),
+                 ('u-foot', 'g1', 'Foot', 1::DECIMAL(17,5), false))
+                 AS t(uomid, uomscheduleid, name, quantity, _is_base_unit);
+             CREATE TABLE stg.product AS SELECT * FROM (VALUES
+                 ('p1', 'g1', 'u-each'), ('p2', 'g1', 'u-box'), ('p3', 'g1', 'u-box'),
+                 ('p4', 'g1', NULL))
+                 AS t(productid, defaultuomscheduleid, defaultuomid);",
+        )
+        .unwrap();
+        conn
+    }
+
+    #[test]
+    fn unit_groups_come_from_stg_with_their_products() {
+        let groups = unit_groups(&staged_units()).unwrap();
+        assert_eq!(
+            groups,
+            vec![UnitGroup {
+                name: "ServiceTracker Units".into(),
+                base_unit: "Each".into(),
+                base_unit_products: 1,
+                units: vec![
+                    Unit {
+                        name: "Box".into(),
+                        quantity: 12.0,
+                        products: 2
+                    },
+                    Unit {
+                        name: "Foot".into(),
+                        quantity: 1.0,
+                        products: 0
+                    },
+                ],
+                products: 4,
+                products_without_unit: 1,
+                in_target: None,
+            }]
+        );
+        let empty = Connection::open_in_memory().unwrap();
+        assert!(unit_groups(&empty).unwrap().is_empty());
+    }
+
+    #[test]
+    fn unit_groups_are_information_and_never_hold_the_plan_up() {
+        let planned = Schema::builtin("st");
+        let needs = Needs {
+            unit_groups: unit_groups(&staged_units()).unwrap(),
+            ..Needs::default()
+        };
+        let target = planned.standard_only();
+        let run =
+            |have: Option<&[String]>| compare(&needs, &planned, &target, "t", false, 500, 1, have);
+        let none = run(None);
+        assert!(none.is_ready());
+        assert_eq!(none.units[0].in_target, None);
+        let absent = run(Some(&["Default Unit".to_string()]));
+        assert!(absent.is_ready());
+        assert_eq!(absent.units[0].in_target, Some(false));
+        assert!(absent.items.is_empty());
+        let present = run(Some(&["servicetracker units".to_string()]));
+        assert_eq!(present.units[0].in_target, Some(true));
+        assert_eq!(present.units[0].units.len(), 2);
+    }
 }
