@@ -91,6 +91,26 @@ pub enum Command {
         #[arg(long)]
         apply: bool,
     },
+    /// Load stg.* into Dataverse: deterministic ids, parents first, bulk
+    /// writes, audited, resumable (run it again after any interruption).
+    Push {
+        /// Build every payload and print the request plan and estimate;
+        /// write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Load about N records: a referentially closed sample.
+        #[arg(long, value_name = "N")]
+        sample: Option<usize>,
+        /// Only these tables (comma-separated logical names).
+        #[arg(long, value_delimiter = ',', value_name = "T,...")]
+        only: Vec<String>,
+    },
+    /// Undo a push run: delete what it created, restore what it updated.
+    Rollback {
+        /// The push run (default: the latest one not rolled back).
+        #[arg(long)]
+        run: Option<i32>,
+    },
     /// The map: propose it, sign it off, or see what changed since sign-off.
     Map {
         #[command(subcommand)]
@@ -200,6 +220,10 @@ pub enum ServeTarget {
         /// The client secret the token endpoint accepts (default: any).
         #[arg(long, env = "FERRY_EMULATOR_CLIENT_SECRET", hide_env_values = true)]
         client_secret: Option<String>,
+        /// Seed a user for every technician of this technicians.csv (a
+        /// rehearsal org needs the people a real one has).
+        #[arg(long, value_name = "CSV")]
+        users_from: Option<PathBuf>,
         /// The org's maxuploadfilesize in bytes (limits an attachment's base64 size).
         #[arg(long, default_value_t = 5 * 1024 * 1024, value_name = "BYTES")]
         max_upload_bytes: u64,

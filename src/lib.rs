@@ -16,6 +16,7 @@ pub mod landing;
 pub mod mapping;
 pub mod plan;
 pub mod progress;
+pub mod push;
 pub mod report;
 pub mod serve;
 pub mod source;

@@ -53,6 +53,13 @@ pub struct PushConfig {
     /// protection limits.
     #[serde(default = "default_application_users")]
     pub application_users: u32,
+    /// Requests in flight at once before the org's `x-ms-dop-hint` is known.
+    #[serde(default = "default_push_concurrency")]
+    pub concurrency: usize,
+    /// E-mail of the user who owns records whose technician has no enabled
+    /// user in the target. Unset: the application user (Dataverse's default).
+    #[serde(default)]
+    pub fallback_owner: Option<String>,
 }
 
 fn default_push_batch_size() -> usize {
@@ -61,12 +68,17 @@ fn default_push_batch_size() -> usize {
 fn default_application_users() -> u32 {
     1
 }
+fn default_push_concurrency() -> usize {
+    4
+}
 
 impl Default for PushConfig {
     fn default() -> Self {
         PushConfig {
             batch_size: default_push_batch_size(),
             application_users: default_application_users(),
+            concurrency: default_push_concurrency(),
+            fallback_owner: None,
         }
     }
 }
@@ -139,6 +151,14 @@ pub struct TargetConfig {
     pub max_upload_bytes: u64,
     #[serde(default)]
     pub licence: Licence,
+    /// ISO code of the currency money columns and contracts use; the
+    /// org's base currency when not set (SPEC §9 contract).
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// Name or abbreviation of the contract template contracts are created
+    /// from; the org's first template when not set (SPEC §9 contract).
+    #[serde(default)]
+    pub contract_template: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -213,6 +233,8 @@ impl Default for TargetConfig {
             client_secret_env: default_client_secret_env(),
             max_upload_bytes: default_max_upload_bytes(),
             licence: Licence::default(),
+            currency: None,
+            contract_template: None,
         }
     }
 }
@@ -451,6 +473,10 @@ client_secret_env = "FERRY_CLIENT_SECRET"
 max_upload_bytes = 5242880
 # Licence tier: "enterprise" or "professional" (at most 15 custom tables).
 licence = "enterprise"
+# Currency (ISO code) and contract template (name or abbreviation) contracts
+# are created with; by default the org's base currency and first template.
+# currency = "USD"
+# contract_template = "Service"
 
 [extract]
 # Rows per Arrow batch written to Parquet.
@@ -466,6 +492,11 @@ parallel_downloads = 4
 batch_size = 500
 # Application users the load is spread over (each has its own limits).
 application_users = 1
+# Requests in flight before the org recommends a number (x-ms-dop-hint).
+concurrency = 4
+# Owner of records whose technician has no enabled user in the target
+# (e-mail of an enabled user); by default the application user.
+# fallback_owner = "dispatch@contoso.com"
 "#
     )
 }

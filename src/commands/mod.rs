@@ -69,6 +69,22 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Map {
             action: MapAction::Status,
         } => map::status(&Workspace::open(&cli.workspace)?, json),
+        Command::Push {
+            dry_run,
+            sample,
+            only,
+        } => crate::push::run(
+            &Workspace::open(&cli.workspace)?,
+            &crate::push::PushOptions {
+                dry_run,
+                sample,
+                only,
+            },
+            json,
+        ),
+        Command::Rollback { run } => {
+            crate::push::rollback::run(&Workspace::open(&cli.workspace)?, run, json)
+        }
         Command::Plan { apply } => plan::run(&Workspace::open(&cli.workspace)?, apply, json),
         Command::Validate => validate::run(&Workspace::open(&cli.workspace)?, json),
         Command::Sql { query, format } => {
@@ -113,6 +129,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
                     metadata,
                     prefix,
                     client_secret,
+                    users_from,
                     max_upload_bytes,
                 },
         } => serve::run_dataverse(serve::DataverseArgs {
@@ -124,6 +141,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             prefix,
             client_secret,
             max_upload_bytes,
+            users_from,
         }),
         Command::Report { name } => report::run(&Workspace::open(&cli.workspace)?, &name, json),
     }

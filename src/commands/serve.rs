@@ -98,6 +98,7 @@ pub struct DataverseArgs {
     pub prefix: String,
     pub client_secret: Option<String>,
     pub max_upload_bytes: u64,
+    pub users_from: Option<PathBuf>,
 }
 
 /// `ferry serve dataverse`: the Dataverse Web API emulator in the
@@ -114,6 +115,9 @@ pub fn run_dataverse(args: DataverseArgs) -> Result<Outcome> {
     config.state_file = args.state;
     config.client_secret = args.client_secret.filter(|s| !s.is_empty());
     config.org.max_upload_bytes = args.max_upload_bytes;
+    if let Some(path) = &args.users_from {
+        config = config.with_technician_users(path)?;
+    }
     let emulator = DataverseEmulator::new(config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -29,6 +29,7 @@ use crate::error::{Error, Result};
 use faults::{FaultConfig, Faults};
 use limits::{LimitsConfig, ServiceProtection};
 use store::{OrgSettings, Store};
+use uuid::Uuid;
 
 /// How the emulator behaves.
 #[derive(Clone)]
@@ -95,6 +96,73 @@ impl DataverseConfig {
             )
         })?;
         self.schema.replace_tables(tables);
+        Ok(self)
+    }
+}
+
+impl DataverseConfig {
+    /// Seeds a user for every technician of a ServiceTracker export
+    /// (`technicians.csv`) that has an e-mail: enabled when the technician
+    /// is active, disabled when not. A real org has its people before a
+    /// migration starts (SPEC §9 systemuser: users are matched, never
+    /// created), so a rehearsal org needs them too; technicians without an
+    /// e-mail stay without a user, as in a real tenant.
+    pub fn with_technician_users(mut self, technicians_csv: &std::path::Path) -> Result<Self> {
+        let mut reader = csv::Reader::from_path(technicians_csv).map_err(|e| {
+            Error::input(
+                technicians_csv,
+                format!("cannot read: {e}"),
+                "pass the technicians.csv of a ServiceTracker export",
+            )
+        })?;
+        let headers = reader
+            .headers()
+            .map_err(|e| Error::input(technicians_csv, e.to_string(), "pass a CSV file"))?
+            .clone();
+        let column = |name: &str| {
+            headers.iter().position(|h| h == name).ok_or_else(|| {
+                Error::input(
+                    technicians_csv,
+                    format!("no `{name}` column"),
+                    "pass the technicians.csv of a ServiceTracker export",
+                )
+            })
+        };
+        let (first, last, email, active) = (
+            column("first_name")?,
+            column("last_name")?,
+            column("email")?,
+            column("active")?,
+        );
+        for (line, record) in reader.records().enumerate() {
+            let record = record.map_err(|e| {
+                Error::input(
+                    technicians_csv,
+                    format!("line {}: {e}", line + 2),
+                    "fix the CSV",
+                )
+            })?;
+            let mail = record.get(email).unwrap_or("").trim().to_lowercase();
+            if mail.is_empty()
+                || !mail.contains('@')
+                || self.org.users.iter().any(|u| u.email == mail)
+            {
+                continue;
+            }
+            self.org.users.push(store::SeedUser {
+                id: Uuid::new_v5(
+                    &Uuid::NAMESPACE_OID,
+                    format!("systemuser:{mail}").as_bytes(),
+                ),
+                name: format!(
+                    "{} {}",
+                    record.get(first).unwrap_or("").trim(),
+                    record.get(last).unwrap_or("").trim()
+                ),
+                email: mail,
+                disabled: record.get(active).map(str::trim) == Some("false"),
+            });
+        }
         Ok(self)
     }
 }

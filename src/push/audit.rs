@@ -1,0 +1,393 @@
+//! The loader's record of everything it did, in `ferry.duckdb` (SPEC §6
+//! Audit): `audit.runs`, `audit.records` (one outcome per record and step),
+//! `audit.preimages` (what an update overwrote), `audit.intents` (writes
+//! sent but not yet answered — what makes a killed push resumable without
+//! losing track of what it created), `audit.steps` (the per-table summary),
+//! `audit.substitutions` (owners and parties replaced) and
+//! `audit.guid_map` (records Dataverse created under its own id).
+//!
+//! Every change to these tables for one window of records happens in one
+//! DuckDB transaction, so after a kill the audit holds either the whole
+//! window's outcome or only its intents.
+
+use chrono::Utc;
+use duckdb::types::{TimeUnit, Value as DuckValue};
+use duckdb::{params, Connection};
+use uuid::Uuid;
+
+use crate::error::Result;
+
+/// Times are UTC.
+pub const DDL: &str = "
+CREATE SCHEMA IF NOT EXISTS audit;
+CREATE TABLE IF NOT EXISTS audit.runs (
+    run_id        INTEGER PRIMARY KEY,
+    kind          VARCHAR NOT NULL,      -- push | rollback
+    rollback_of   INTEGER,               -- the push run a rollback undoes
+    target        VARCHAR NOT NULL,
+    started_at    TIMESTAMP NOT NULL,
+    finished_at   TIMESTAMP,
+    status        VARCHAR NOT NULL,      -- running | finished
+    options       VARCHAR,
+    created       BIGINT, updated BIGINT, unchanged BIGINT, failed BIGINT,
+    requests      BIGINT, throttled BIGINT
+);
+CREATE TABLE IF NOT EXISTS audit.records (
+    run_id        INTEGER NOT NULL,
+    step          VARCHAR NOT NULL,      -- records | deferred | state | associate | rollback
+    table_name    VARCHAR NOT NULL,
+    record_id     VARCHAR,
+    guid          UUID NOT NULL,
+    related_guid  UUID,                  -- the other side of an N:N link
+    operation     VARCHAR NOT NULL,      -- created | updated | unchanged | failed | deleted | restored | gone
+    http_status   INTEGER,
+    error_code    VARCHAR,
+    message       VARCHAR,
+    payload_hash  VARCHAR,
+    recorded_at   TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit.preimages (
+    run_id        INTEGER NOT NULL,
+    step          VARCHAR NOT NULL,
+    table_name    VARCHAR NOT NULL,
+    guid          UUID NOT NULL,
+    preimage      JSON NOT NULL,         -- the update's columns as the target held them
+    recorded_at   TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit.intents (
+    run_id        INTEGER NOT NULL,
+    step          VARCHAR NOT NULL,
+    table_name    VARCHAR NOT NULL,
+    guid          UUID NOT NULL,
+    related_guid  UUID,
+    action        VARCHAR NOT NULL       -- create | update
+);
+CREATE TABLE IF NOT EXISTS audit.steps (
+    run_id        INTEGER NOT NULL,
+    step_no       INTEGER NOT NULL,
+    step          VARCHAR NOT NULL,
+    table_name    VARCHAR NOT NULL,
+    label         VARCHAR NOT NULL,
+    records       BIGINT, created BIGINT, updated BIGINT, unchanged BIGINT, failed BIGINT,
+    read_requests BIGINT, write_requests BIGINT, requests BIGINT, throttled BIGINT,
+    seconds       DOUBLE,
+    finished_at   TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS audit.substitutions (
+    run_id        INTEGER NOT NULL,
+    table_name    VARCHAR NOT NULL,
+    record_id     VARCHAR,
+    guid          UUID,
+    column_name   VARCHAR NOT NULL,
+    wanted        VARCHAR,
+    reason        VARCHAR NOT NULL,
+    used          VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit.guid_map (
+    table_name    VARCHAR NOT NULL,
+    staged_guid   UUID NOT NULL,
+    target_guid   UUID NOT NULL,
+    reason        VARCHAR NOT NULL
+);
+";
+
+/// Audit times are UTC (TIMESTAMP columns).
+fn now() -> DuckValue {
+    DuckValue::Timestamp(TimeUnit::Microsecond, Utc::now().timestamp_micros())
+}
+
+pub fn ensure(conn: &Connection) -> Result<()> {
+    conn.execute_batch(DDL)?;
+    Ok(())
+}
+
+/// An unfinished run of `kind` (the one a new invocation resumes).
+pub fn unfinished_run(conn: &Connection, kind: &str) -> Result<Option<(i32, Option<i32>)>> {
+    let mut stmt = conn.prepare(
+        "SELECT run_id, rollback_of FROM audit.runs WHERE kind = ? AND status = 'running' ORDER BY run_id DESC LIMIT 1",
+    )?;
+    let mut rows = stmt.query([kind])?;
+    Ok(match rows.next()? {
+        Some(r) => Some((r.get(0)?, r.get(1)?)),
+        None => None,
+    })
+}
+
+pub fn start_run(
+    conn: &Connection,
+    kind: &str,
+    rollback_of: Option<i32>,
+    target: &str,
+    options: &str,
+) -> Result<i32> {
+    let id: i32 = conn.query_row(
+        "SELECT coalesce(max(run_id), 0) + 1 FROM audit.runs",
+        [],
+        |r| r.get(0),
+    )?;
+    conn.execute(
+        "INSERT INTO audit.runs (run_id, kind, rollback_of, target, started_at, status, options)
+         VALUES (?, ?, ?, ?, ?, 'running', ?)",
+        params![id, kind, rollback_of, target, now(), options],
+    )?;
+    Ok(id)
+}
+
+/// Closes a run with its totals (summed from `audit.records`).
+pub fn finish_run(conn: &Connection, run: i32, requests: u64, throttled: u64) -> Result<()> {
+    conn.execute(
+        "UPDATE audit.runs SET status = 'finished', finished_at = ?,
+            created   = (SELECT count(*) FROM audit.records WHERE run_id = ?1 AND operation = 'created'),
+            updated   = (SELECT count(*) FROM audit.records WHERE run_id = ?1 AND operation = 'updated'),
+            unchanged = (SELECT count(*) FROM audit.records WHERE run_id = ?1 AND operation = 'unchanged'),
+            failed    = (SELECT count(*) FROM audit.records WHERE run_id = ?1 AND operation = 'failed'),
+            requests = coalesce(requests, 0) + ?, throttled = coalesce(throttled, 0) + ?
+         WHERE run_id = ?1",
+        params![now(), run, requests as i64, throttled as i64],
+    )
+    .map(|_| ())
+    .or_else(|_| {
+        // DuckDB versions differ on mixing numbered and plain parameters.
+        conn.execute(
+            "UPDATE audit.runs SET status = 'finished', finished_at = ?,
+                created   = (SELECT count(*) FROM audit.records WHERE run_id = ? AND operation = 'created'),
+                updated   = (SELECT count(*) FROM audit.records WHERE run_id = ? AND operation = 'updated'),
+                unchanged = (SELECT count(*) FROM audit.records WHERE run_id = ? AND operation = 'unchanged'),
+                failed    = (SELECT count(*) FROM audit.records WHERE run_id = ? AND operation = 'failed'),
+                requests = coalesce(requests, 0) + ?, throttled = coalesce(throttled, 0) + ?
+             WHERE run_id = ?",
+            params![now(), run, run, run, run, requests as i64, throttled as i64, run],
+        )
+        .map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// Adds what an interrupted invocation of a run sent to the run's totals.
+pub fn add_requests(conn: &Connection, run: i32, requests: u64, throttled: u64) -> Result<()> {
+    conn.execute(
+        "UPDATE audit.runs SET requests = coalesce(requests, 0) + ?, throttled = coalesce(throttled, 0) + ? WHERE run_id = ?",
+        params![requests as i64, throttled as i64, run],
+    )?;
+    Ok(())
+}
+
+/// Whether the step already finished in this run.
+pub fn step_done(conn: &Connection, run: i32, step_no: usize) -> Result<bool> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM audit.steps WHERE run_id = ? AND step_no = ?",
+        params![run, step_no as i64],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
+}
+
+/// The highest id with an outcome in this run and step: the window before
+/// it is done (windows are recorded whole, in id order).
+pub fn resume_cursor(conn: &Connection, run: i32, step: &str, table: &str) -> Result<Option<Uuid>> {
+    let id: Option<String> = conn.query_row(
+        "SELECT CAST(max(guid) AS VARCHAR) FROM audit.records WHERE run_id = ? AND step = ? AND table_name = ?",
+        params![run, step, table],
+        |r| r.get(0),
+    )?;
+    Ok(id.and_then(|s| Uuid::parse_str(&s).ok()))
+}
+
+/// Writes sent but never answered in this run and step: id → action.
+pub fn pending_intents(
+    conn: &Connection,
+    run: i32,
+    step: &str,
+    table: &str,
+) -> Result<std::collections::HashMap<(Uuid, Option<Uuid>), String>> {
+    let mut stmt = conn.prepare(
+        "SELECT CAST(guid AS VARCHAR), CAST(related_guid AS VARCHAR), action FROM audit.intents WHERE run_id = ? AND step = ? AND table_name = ?",
+    )?;
+    let rows = stmt.query_map(params![run, step, table], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Option<String>>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut out = std::collections::HashMap::new();
+    for row in rows {
+        let (g, related, action) = row?;
+        if let Ok(g) = Uuid::parse_str(&g) {
+            out.insert((g, related.and_then(|r| Uuid::parse_str(&r).ok())), action);
+        }
+    }
+    Ok(out)
+}
+
+/// Staged GUID → target GUID for records Dataverse creates itself.
+pub fn guid_map(conn: &Connection) -> Result<std::collections::HashMap<Uuid, Uuid>> {
+    let mut stmt = conn.prepare(
+        "SELECT CAST(staged_guid AS VARCHAR), CAST(target_guid AS VARCHAR) FROM audit.guid_map",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = std::collections::HashMap::new();
+    for row in rows {
+        let (a, b) = row?;
+        if let (Ok(a), Ok(b)) = (Uuid::parse_str(&a), Uuid::parse_str(&b)) {
+            out.insert(a, b);
+        }
+    }
+    Ok(out)
+}
+
+/// One record's outcome, as `audit.records` holds it.
+#[derive(Debug, Clone)]
+pub struct RecordOutcome {
+    pub guid: Uuid,
+    pub related: Option<Uuid>,
+    pub record_id: String,
+    pub operation: &'static str,
+    pub http_status: Option<u16>,
+    pub error_code: Option<String>,
+    pub message: Option<String>,
+    pub payload_hash: Option<String>,
+}
+
+/// A pending write: recorded before it is sent.
+pub struct Intent {
+    pub guid: Uuid,
+    pub related: Option<Uuid>,
+    pub action: &'static str,
+    pub preimage: Option<String>,
+}
+
+/// Records what a window is about to send (and the pre-images of its
+/// updates) in one transaction.
+pub fn record_intents(
+    conn: &mut Connection,
+    run: i32,
+    step: &str,
+    table: &str,
+    intents: &[Intent],
+) -> Result<()> {
+    if intents.is_empty() {
+        return Ok(());
+    }
+    let now = now();
+    let tx = conn.transaction()?;
+    {
+        let mut intents_app = tx.appender_to_db("intents", "audit")?;
+        for i in intents {
+            intents_app.append_row(params![
+                run,
+                step,
+                table,
+                i.guid.to_string(),
+                i.related.map(|r| r.to_string()),
+                i.action
+            ])?;
+        }
+        intents_app.flush()?;
+        let mut pre = tx.appender_to_db("preimages", "audit")?;
+        for i in intents {
+            if let Some(p) = &i.preimage {
+                pre.append_row(params![run, step, table, i.guid.to_string(), p, now])?;
+            }
+        }
+        pre.flush()?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Records a window's outcomes and substitutions and clears its intents,
+/// in one transaction.
+pub fn record_outcomes(
+    conn: &mut Connection,
+    run: i32,
+    step: &str,
+    table: &str,
+    outcomes: &[RecordOutcome],
+    substitutions: &[(Uuid, String, (String, String, String, String))],
+) -> Result<()> {
+    let now = now();
+    let tx = conn.transaction()?;
+    {
+        let mut app = tx.appender_to_db("records", "audit")?;
+        for o in outcomes {
+            app.append_row(params![
+                run,
+                step,
+                table,
+                o.record_id,
+                o.guid.to_string(),
+                o.related.map(|r| r.to_string()),
+                o.operation,
+                o.http_status.map(i32::from),
+                o.error_code,
+                o.message,
+                o.payload_hash,
+                now
+            ])?;
+        }
+        app.flush()?;
+        let mut subs = tx.appender_to_db("substitutions", "audit")?;
+        for (guid, record_id, (column, wanted, reason, used)) in substitutions {
+            subs.append_row(params![
+                run,
+                table,
+                record_id,
+                guid.to_string(),
+                column,
+                wanted,
+                reason,
+                used
+            ])?;
+        }
+        subs.flush()?;
+    }
+    tx.execute(
+        "DELETE FROM audit.intents WHERE run_id = ? AND step = ? AND table_name = ?",
+        params![run, step, table],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The per-step summary row.
+#[allow(clippy::too_many_arguments)]
+pub fn record_step(
+    conn: &Connection,
+    run: i32,
+    step_no: usize,
+    step: &str,
+    table: &str,
+    label: &str,
+    read_requests: u64,
+    write_requests: u64,
+    requests: u64,
+    throttled: u64,
+    seconds: f64,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO audit.steps
+         SELECT ?, ?, ?, ?, ?, count(*),
+                count(*) FILTER (operation = 'created'), count(*) FILTER (operation = 'updated'),
+                count(*) FILTER (operation = 'unchanged'), count(*) FILTER (operation = 'failed'),
+                ?, ?, ?, ?, ?, ?
+         FROM audit.records WHERE run_id = ? AND step = ? AND table_name = ?",
+        params![
+            run,
+            step_no as i64,
+            step,
+            table,
+            label,
+            read_requests as i64,
+            write_requests as i64,
+            requests as i64,
+            throttled as i64,
+            seconds,
+            now(),
+            run,
+            step,
+            table
+        ],
+    )?;
+    Ok(())
+}
