@@ -128,8 +128,18 @@ fn push_loads_every_record_once_and_rollback_restores_the_org() {
         .collect();
     let before = counts_in(&org, &tables);
 
+    let (_, plan_out, _) = run(&ws, &["--json", "plan"]);
+    let plan: serde_json::Value = serde_json::from_str(&plan_out).unwrap();
+    let estimated = plan["estimate"]["requests"].as_u64().unwrap();
+
     // First push.
     let (code, summary) = push(&ws);
+    // plan's estimate is the loader's own count (within 5%).
+    let sent = summary["record_requests"].as_u64().unwrap();
+    assert!(
+        estimated.abs_diff(sent) * 20 <= sent,
+        "plan estimated {estimated} requests, push sent {sent}"
+    );
     let failed = summary["failed"].as_u64().unwrap();
     assert_eq!(code, if failed > 0 { 1 } else { 0 });
     assert!(summary["created"].as_u64().unwrap() > 10_000, "{summary}");

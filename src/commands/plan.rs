@@ -177,23 +177,25 @@ fn print_plan(result: &Plan) {
     let e = &result.estimate;
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(["table", "records", "requests", "how"]);
+    table.set_header(["push step", "records", "reads", "writes", "requests", "how"]);
     for t in &e.tables {
         table.add_row([
             t.table.clone(),
             t.rows.to_string(),
+            t.reads.to_string(),
+            t.writes.to_string(),
             t.requests.to_string(),
             t.how.to_string(),
         ]);
     }
-    for i in [1, 2] {
+    for i in 1..=4 {
         if let Some(c) = table.column_mut(i) {
             c.set_cell_alignment(CellAlignment::Right);
         }
     }
     println!("{table}");
     println!(
-        "{} records in {} requests (batches of {}, {} application user(s)): at least {:.1} min under the request limit, {:.1} min under the execution-time limit at an assumed {} ms/record; {:.2} day(s) of one user's daily entitlement",
+        "{} records in {} requests into an empty target, counted as `ferry push` sends them (batches of {}, {} application user(s)): at least {:.1} min under the request limit, {:.1} min under the execution-time limit at an assumed {} ms/record; {:.2} day(s) of one user's daily entitlement",
         e.records,
         e.requests,
         e.batch_size,

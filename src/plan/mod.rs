@@ -59,6 +59,9 @@ pub struct Needs {
     /// The unit groups and units products need (`stg.uomschedule`,
     /// `stg.uom`); `in_target` is not known yet.
     pub unit_groups: Vec<UnitGroup>,
+    /// Rows of every step `ferry push` will run (the estimate's basis);
+    /// empty when the staged tables cannot be ordered against `planned`.
+    pub push_steps: Vec<crate::push::estimate::StepCount>,
 }
 
 /// A unit group products need (SPEC §9 product: `defaultuomscheduleid` and
@@ -169,6 +172,11 @@ pub fn needs(conn: &Connection, planned: &Schema) -> Result<Needs> {
         }
     }
     out.unit_groups = unit_groups(conn)?;
+    // A staged table the schema does not know cannot be ordered; the plan
+    // items above already report it, and the estimate then leaves it out.
+    if let Ok(steps) = crate::push::steps::plan_steps(conn, planned) {
+        out.push_steps = crate::push::estimate::count_steps(conn, &steps)?;
+    }
     Ok(out)
 }
 
@@ -405,8 +413,12 @@ pub struct PlanItem {
 /// Requests and time for one table.
 #[derive(Debug, Clone, Serialize)]
 pub struct TableEstimate {
+    /// The push step (`incident`, `incident (state)`, …).
     pub table: String,
     pub rows: u64,
+    /// Existence reads (one per chunk; they are also the pre-images).
+    pub reads: u64,
+    pub writes: u64,
     pub requests: u64,
     /// `CreateMultiple` or `$batch` / single requests.
     pub how: &'static str,
@@ -626,37 +638,37 @@ pub fn compare(
     }
 }
 
-/// Requests per table at `batch_size`, and the time the service protection
-/// limits allow for them with `users` application users.
-pub fn estimate(needs: &Needs, planned: &Schema, batch_size: usize, users: u32) -> Estimate {
-    let batch = batch_size.max(1) as u64;
+/// Requests per push step at `batch_size` — the loader's own rule
+/// ([`crate::push::estimate`]): an existence read and a create per chunk of
+/// every table, the state, deferred-lookup and N:N passes — and the time
+/// the service protection limits allow for them with `users` application
+/// users.
+pub fn estimate(needs: &Needs, _planned: &Schema, batch_size: usize, users: u32) -> Estimate {
     let users_f = f64::from(users.max(1));
-    let mut tables = Vec::new();
-    for (table, rows) in &needs.rows {
-        if *rows == 0 {
-            continue;
-        }
-        // N:N links are one `$ref` each, sent in `$batch` requests of up to
-        // 1,000 (SPEC §9); every table here takes bulk messages.
-        let (requests, how) = if needs.relationships.contains(table) {
-            (rows.div_ceil(1000), "$batch of $ref")
-        } else if planned.table(table).is_some() {
-            (rows.div_ceil(batch), "CreateMultiple")
-        } else {
-            (rows.div_ceil(1000), "$batch")
-        };
-        tables.push(TableEstimate {
-            table: table.clone(),
-            rows: *rows,
-            requests,
-            how,
-        });
-    }
-    let records: u64 = tables.iter().map(|t| t.rows).sum();
+    let steps = crate::push::estimate::requests(&needs.push_steps, batch_size);
+    let tables: Vec<TableEstimate> = steps
+        .iter()
+        .map(|s| TableEstimate {
+            table: s.label.clone(),
+            rows: s.rows,
+            reads: s.reads,
+            writes: s.writes,
+            requests: s.requests(),
+            how: s.how,
+        })
+        .collect();
+    let records: u64 = needs
+        .push_steps
+        .iter()
+        .filter(|c| c.kind == "records" || c.kind == "associate")
+        .map(|c| c.rows)
+        .sum();
+    let written: u64 = needs.push_steps.iter().map(|c| c.rows).sum();
     let requests: u64 = tables.iter().map(|t| t.requests).sum();
+    let reads: u64 = tables.iter().map(|t| t.reads).sum();
     let minutes_by_request_limit =
         requests as f64 / (REQUESTS_PER_WINDOW * users_f) * WINDOW_SECONDS / 60.0;
-    let execution_seconds = records as f64 * ASSUMED_MS_PER_RECORD / 1000.0;
+    let execution_seconds = written as f64 * ASSUMED_MS_PER_RECORD / 1000.0;
     let minutes_by_execution_limit =
         execution_seconds / (EXECUTION_SECONDS_PER_WINDOW * users_f) * WINDOW_SECONDS / 60.0;
     Estimate {
@@ -665,7 +677,9 @@ pub fn estimate(needs: &Needs, planned: &Schema, batch_size: usize, users: u32) 
         tables,
         records,
         requests,
-        entitlement_requests: records,
+        // Each record a bulk request writes counts as one request, and so
+        // does every read (SPEC §9 Limits).
+        entitlement_requests: written + reads,
         minutes_by_request_limit,
         minutes_by_execution_limit,
         minutes: minutes_by_request_limit.max(minutes_by_execution_limit),

@@ -9,6 +9,7 @@
 //! ([`load`]) over payloads built by [`rows`].
 
 pub mod audit;
+pub mod estimate;
 pub mod load;
 pub mod rollback;
 pub mod rows;
@@ -755,7 +756,6 @@ fn dry_run(
             .into_iter()
             .collect();
         let mut after = None;
-        let mut sizes = Vec::new();
         let mut count = 0u64;
         let mut refused = 0u64;
         loop {
@@ -787,24 +787,23 @@ fn dry_run(
                     // Building the body is what checks it.
                     let _ = ctx.create_payload(d);
                 }
-                sizes.push(d.bytes);
             }
         }
         problems += refused;
-        let reads = if matches!(step.kind, StepKind::Associate) {
-            0
-        } else {
-            sizes.len().div_ceil(load::read_chunk(batch)) as u64
-        };
-        let writes = match step.kind {
-            StepKind::Associate => sizes
-                .len()
-                .div_ceil(crate::dataverse::client::MAX_BATCH_REQUESTS)
-                as u64,
-            _ => load::chunk_bounds(&sizes, batch).len() as u64,
-        };
-        lines.push((step.label(), count, refused, reads, writes));
+        lines.push((step.label(), count, refused));
     }
+    let counts = estimate::count_steps(conn, all_steps)?;
+    let planned: HashMap<String, (u64, u64)> = estimate::requests(&counts, batch)
+        .into_iter()
+        .map(|r| (r.label.clone(), (r.reads, r.writes)))
+        .collect();
+    let lines: Vec<(String, u64, u64, u64, u64)> = lines
+        .into_iter()
+        .map(|(label, n, refused)| {
+            let (reads, writes) = planned.get(&label).copied().unwrap_or((0, 0));
+            (label, n, refused, reads, writes)
+        })
+        .collect();
     let total_requests: u64 = lines.iter().map(|l| l.3 + l.4).sum();
     let total_records: u64 = lines.iter().map(|l| l.1).sum();
     if json {

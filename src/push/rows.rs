@@ -91,6 +91,18 @@ impl Cell {
     }
 }
 
+/// 1753-01-01T00:00:00Z: the earliest DateTime Dataverse stores (SQL
+/// Server's `datetime`; the emulator refuses earlier ones with 0x80040239).
+pub const EARLIEST_DATAVERSE_TIME: i64 = -6_847_804_800;
+
+fn is_before_dataverse_dates(cell: &Cell) -> bool {
+    match cell {
+        Cell::Time(t) => *t < EARLIEST_DATAVERSE_TIME,
+        Cell::Date(d) => d.as_str() < "1753-01-01",
+        _ => false,
+    }
+}
+
 pub fn format_time(epoch: i64) -> String {
     DateTime::<Utc>::from_timestamp(epoch, 0)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
@@ -401,6 +413,12 @@ pub fn fetch(
             bytes += column.name.len() + text.as_ref().map_or(0, |t| t.len() + 8);
             cells.push(Cell::parse(&column.kind, text, ref_table));
         }
+        let out_of_range = step
+            .columns
+            .iter()
+            .zip(&cells)
+            .find(|(_, cell)| is_before_dataverse_dates(cell))
+            .map(|(c, cell)| (c.name.clone(), cell.wire()));
         let owner_email: Option<String> = row.get(2 + 2 * n)?;
         let file_body: Option<String> = row.get(3 + 2 * n)?;
         let mut d = Desired {
@@ -414,6 +432,16 @@ pub fn fetch(
             substitutions: Vec::new(),
             bytes,
         };
+        if let Some((column, value)) = out_of_range {
+            // Refused here, not by a round trip that would fail the whole
+            // bulk request and cost a split to find the record.
+            d.problem = Some((
+                "ferry:date_out_of_range".into(),
+                format!(
+                    "{column} is {value}; Dataverse stores dates from 1753-01-01 on (its error 0x80040239) — correct the date at the source or in the transform"
+                ),
+            ));
+        }
         if step.owner {
             resolve_owner(ctx, &mut d, owner_email);
         }
@@ -672,6 +700,15 @@ mod tests {
         assert!(Cell::Ref("account".into(), id).same_as(Some(&json!(id.to_string())), None));
         assert!(Cell::Int(5).same_as(Some(&json!(5)), None));
         assert!(Cell::Bool(false).same_as(Some(&json!(false)), None));
+    }
+
+    #[test]
+    fn dates_before_1753_are_caught_before_sending() {
+        assert_eq!(format_time(EARLIEST_DATAVERSE_TIME), "1753-01-01T00:00:00Z");
+        assert!(is_before_dataverse_dates(&Cell::Time(EARLIEST_DATAVERSE_TIME - 1)));
+        assert!(!is_before_dataverse_dates(&Cell::Time(EARLIEST_DATAVERSE_TIME)));
+        assert!(is_before_dataverse_dates(&Cell::Date("1752-12-31".into())));
+        assert!(!is_before_dataverse_dates(&Cell::Date("2024-01-01".into())));
     }
 
     #[test]
