@@ -200,6 +200,39 @@ fn push_loads_every_record_once_and_rollback_restores_the_org() {
         assert_eq!(incident["_ownerid_value"], owner_id.as_str());
     }
 
+    // An activity keeps its original timestamp (sent as overriddencreatedon).
+    let call = ws
+        .query("SELECT CAST(activityid AS VARCHAR) id, strftime(CAST(overriddencreatedon AS TIMESTAMP), '%Y-%m-%dT%H:%M:%SZ') ts FROM stg.phonecall WHERE overriddencreatedon IS NOT NULL LIMIT 1")
+        .remove(0);
+    let stored = org
+        .with_store(|s| {
+            s.retrieve(
+                "phonecall",
+                &ferry::serve::dataverse::store::RecordKey::Id(
+                    uuid::Uuid::parse_str(call["id"].as_str().unwrap()).unwrap(),
+                ),
+            )
+        })
+        .unwrap();
+    // Dataverse moves the value sent as overriddencreatedon into createdon
+    // and keeps the migration time in overriddencreatedon.
+    assert_eq!(stored["createdon"], call["ts"]);
+    // A note's file arrives byte for byte.
+    let note = ws
+        .query("SELECT CAST(a.annotationid AS VARCHAR) id, to_base64(c.content) body FROM stg.annotation a JOIN raw.attachment_content c ON c.attachment_id = a._attachment_id AND c.sha256 = a._sha256 WHERE a.isdocument LIMIT 1")
+        .remove(0);
+    let stored = org
+        .with_store(|s| {
+            s.retrieve(
+                "annotation",
+                &ferry::serve::dataverse::store::RecordKey::Id(
+                    uuid::Uuid::parse_str(note["id"].as_str().unwrap()).unwrap(),
+                ),
+            )
+        })
+        .unwrap();
+    assert_eq!(stored["documentbody"], note["body"]);
+
     // Second push: nothing to write.
     let (_, again) = push(&ws);
     assert_eq!(again["created"], 0, "{again}");
@@ -233,4 +266,116 @@ fn push_loads_every_record_once_and_rollback_restores_the_org() {
     let (code, out, _) = run(&ws, &["rollback", "--run", "1"]);
     assert_eq!(code, 0);
     assert!(out.contains("already rolled back"), "{out}");
+}
+
+#[test]
+fn rollback_restores_what_the_target_held_before_the_push() {
+    let ws = Staged::sales();
+    let org = org_for(&ws);
+    point_at(&ws, &org);
+    waive_errors(&ws);
+    let (code, out, err) = run(&ws, &["map", "confirm", "--by", "push test"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run(&ws, &["plan", "--apply"]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    // The org already holds two of the accounts (same ids, other values)
+    // and one account of its own.
+    let staged = ws.query(
+        "SELECT CAST(accountid AS VARCHAR) id, name FROM stg.account ORDER BY accountid LIMIT 2",
+    );
+    let caller = org.with_store(|s| s.org().application_user());
+    let mut body = |name: &str, id: Option<&str>| {
+        let mut m = serde_json::Map::new();
+        m.insert("name".into(), serde_json::json!(name));
+        m.insert("telephone1".into(), serde_json::json!("+1 555 0199"));
+        if let Some(id) = id {
+            m.insert("accountid".into(), serde_json::json!(id));
+        }
+        m
+    };
+    let mut existing = Vec::new();
+    for row in &staged {
+        let id = row["id"].as_str().unwrap();
+        org.with_store(|s| s.create("account", &body("Held before the push", Some(id)), caller))
+            .unwrap();
+        existing.push(id.to_string());
+    }
+    let own = org
+        .with_store(|s| s.create("account", &body("The org's own account", None), caller))
+        .unwrap();
+    let snapshot = |id: &str| {
+        org.with_store(|s| {
+            s.retrieve(
+                "account",
+                &ferry::serve::dataverse::store::RecordKey::Id(uuid::Uuid::parse_str(id).unwrap()),
+            )
+        })
+        .unwrap()
+    };
+    let keep = [
+        "name",
+        "telephone1",
+        "_primarycontactid_value",
+        "statecode",
+        "statuscode",
+    ];
+    let pick = |row: serde_json::Map<String, serde_json::Value>| -> Vec<serde_json::Value> {
+        keep.iter()
+            .map(|k| row.get(*k).cloned().unwrap_or_default())
+            .collect()
+    };
+    let before: Vec<_> = existing.iter().map(|id| pick(snapshot(id))).collect();
+    let accounts_before = org.with_store(|s| s.count("account"));
+
+    // --dry-run writes nothing and counts what a push would send.
+    let (code, out, err) = run(&ws, &["--json", "push", "--dry-run"]);
+    assert!(code <= 1, "{out}{err}");
+    let dry: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(dry["requests"].as_u64().unwrap() > 0);
+    assert_eq!(org.with_store(|s| s.count("account")), accounts_before);
+
+    let (_, summary) = push(&ws);
+    assert!(summary["updated"].as_u64().unwrap() >= 2, "{summary}");
+    for (id, was) in existing.iter().zip(&before) {
+        assert_ne!(&pick(snapshot(id)), was, "the push updated {id}");
+    }
+    let (code, out, err) = run(&ws, &["rollback"]);
+    assert_eq!(code, 0, "{out}{err}");
+    for (id, was) in existing.iter().zip(&before) {
+        assert_eq!(
+            &pick(snapshot(id)),
+            was,
+            "{id} is as it was before the push"
+        );
+    }
+    assert_eq!(snapshot(&own.to_string())["name"], "The org's own account");
+    assert_eq!(org.with_store(|s| s.count("account")), accounts_before);
+    assert_eq!(org.with_store(|s| s.count("incident")), 0);
+}
+
+#[test]
+fn a_sample_is_referentially_closed_and_loads_without_missing_parents() {
+    let ws = Staged::sales();
+    let org = org_for(&ws);
+    point_at(&ws, &org);
+    waive_errors(&ws);
+    run(&ws, &["map", "confirm", "--by", "push test"]);
+    let (code, out, err) = run(&ws, &["plan", "--apply"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, out, err) = run(&ws, &["--json", "push", "--sample", "500"]);
+    let summary: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}\n{out}\n{err}"));
+    let loaded = summary["created"].as_u64().unwrap();
+    assert!((300..3000).contains(&loaded), "{summary}");
+    // Every object is represented, and nothing failed for a missing parent.
+    for step in summary["steps"].as_array().unwrap() {
+        if !step["step"].as_str().unwrap().contains('(') {
+            assert!(step["records"].as_u64().unwrap() > 0, "{step}");
+        }
+    }
+    let missing_parents = ws.scalar(
+        "SELECT count(*) FROM audit.records WHERE operation = 'failed' AND error_code = '0x80040217'",
+    );
+    assert_eq!(missing_parents, "0");
 }
