@@ -133,33 +133,43 @@ pub fn start_run(
     Ok(id)
 }
 
-/// Closes a run with its totals (summed from `audit.records`).
+/// Closes a run with its totals: one outcome per record (and N:N link)
+/// over all its steps — failed if any step failed it, created if the run
+/// created it, updated if any step changed it, else unchanged — so a case
+/// created and then closed counts once, as created.
 pub fn finish_run(conn: &Connection, run: i32, requests: u64, throttled: u64) -> Result<()> {
+    let (created, updated, unchanged, failed): (i64, i64, i64, i64) = conn.query_row(
+        "WITH per_record AS (
+            SELECT table_name, guid, related_guid,
+                   bool_or(operation = 'failed') AS failed,
+                   bool_or(operation = 'created') AS created,
+                   bool_or(operation = 'updated') AS updated
+            FROM audit.records WHERE run_id = ? AND step <> 'base_unit'
+            GROUP BY ALL)
+         SELECT count(*) FILTER (failed),
+                count(*) FILTER (NOT failed AND created),
+                count(*) FILTER (NOT failed AND NOT created AND updated),
+                count(*) FILTER (NOT failed AND NOT created AND NOT updated)
+         FROM per_record",
+        params![run],
+        |r| Ok((r.get(1)?, r.get(2)?, r.get(3)?, r.get(0)?)),
+    )?;
     conn.execute(
         "UPDATE audit.runs SET status = 'finished', finished_at = ?,
-            created   = (SELECT count(*) FROM audit.records WHERE run_id = ?1 AND operation = 'created'),
-            updated   = (SELECT count(*) FROM audit.records WHERE run_id = ?1 AND operation = 'updated'),
-            unchanged = (SELECT count(*) FROM audit.records WHERE run_id = ?1 AND operation = 'unchanged'),
-            failed    = (SELECT count(*) FROM audit.records WHERE run_id = ?1 AND operation = 'failed'),
+            created = ?, updated = ?, unchanged = ?, failed = ?,
             requests = coalesce(requests, 0) + ?, throttled = coalesce(throttled, 0) + ?
-         WHERE run_id = ?1",
-        params![now(), run, requests as i64, throttled as i64],
-    )
-    .map(|_| ())
-    .or_else(|_| {
-        // DuckDB versions differ on mixing numbered and plain parameters.
-        conn.execute(
-            "UPDATE audit.runs SET status = 'finished', finished_at = ?,
-                created   = (SELECT count(*) FROM audit.records WHERE run_id = ? AND operation = 'created'),
-                updated   = (SELECT count(*) FROM audit.records WHERE run_id = ? AND operation = 'updated'),
-                unchanged = (SELECT count(*) FROM audit.records WHERE run_id = ? AND operation = 'unchanged'),
-                failed    = (SELECT count(*) FROM audit.records WHERE run_id = ? AND operation = 'failed'),
-                requests = coalesce(requests, 0) + ?, throttled = coalesce(throttled, 0) + ?
-             WHERE run_id = ?",
-            params![now(), run, run, run, run, requests as i64, throttled as i64, run],
-        )
-        .map(|_| ())
-    })?;
+         WHERE run_id = ?",
+        params![
+            now(),
+            created,
+            updated,
+            unchanged,
+            failed,
+            requests as i64,
+            throttled as i64,
+            run
+        ],
+    )?;
     Ok(())
 }
 
