@@ -524,6 +524,15 @@ fn match_base_units(
     if !relation_exists(conn, "stg", "uom")? {
         return Ok(());
     }
+    // Already matched by this run before an interruption.
+    let matched: i64 = conn.query_row(
+        "SELECT count(*) FROM audit.records WHERE run_id = ? AND step = 'base_unit'",
+        [run],
+        |r| r.get(0),
+    )?;
+    if matched > 0 {
+        return Ok(());
+    }
     let staged: Vec<(String, String, String, String)> = {
         let mut stmt = conn.prepare(
             "SELECT CAST(u.uomid AS VARCHAR), CAST(u.uomscheduleid AS VARCHAR), u.name, CAST(u.st_record_id AS VARCHAR)

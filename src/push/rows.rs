@@ -705,8 +705,12 @@ mod tests {
     #[test]
     fn dates_before_1753_are_caught_before_sending() {
         assert_eq!(format_time(EARLIEST_DATAVERSE_TIME), "1753-01-01T00:00:00Z");
-        assert!(is_before_dataverse_dates(&Cell::Time(EARLIEST_DATAVERSE_TIME - 1)));
-        assert!(!is_before_dataverse_dates(&Cell::Time(EARLIEST_DATAVERSE_TIME)));
+        assert!(is_before_dataverse_dates(&Cell::Time(
+            EARLIEST_DATAVERSE_TIME - 1
+        )));
+        assert!(!is_before_dataverse_dates(&Cell::Time(
+            EARLIEST_DATAVERSE_TIME
+        )));
         assert!(is_before_dataverse_dates(&Cell::Date("1752-12-31".into())));
         assert!(!is_before_dataverse_dates(&Cell::Date("2024-01-01".into())));
     }

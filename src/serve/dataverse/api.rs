@@ -1075,15 +1075,18 @@ fn part_request(
     locations: &HashMap<String, String>,
 ) -> DvRequest {
     let url = batch::resolve_content_ids(&part.relative_path(), locations);
-    let url = url
+    // The query is split off first: it may itself hold a URL with the API
+    // prefix (`$ref?$id=https://…/api/data/v9.2/…`), which must not be
+    // taken for the part's own path.
+    let (url, query) = match url.split_once('?') {
+        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+        None => (url, None),
+    };
+    let path = url
         .split_once(API_PREFIX)
         .map_or(url.as_str(), |(_, p)| p)
         .trim_start_matches('/')
         .to_string();
-    let (path, query) = match url.split_once('?') {
-        Some((p, q)) => (p.to_string(), Some(q.to_string())),
-        None => (url, None),
-    };
     let body = part
         .body
         .as_deref()
