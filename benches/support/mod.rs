@@ -13,12 +13,20 @@ pub struct Measured {
     pub stdout: String,
 }
 
+/// The ferry binary to measure: `FERRY_BENCH_BIN` (another build, for an
+/// A/B comparison), or the one this bench was built with.
+pub fn ferry_bin() -> PathBuf {
+    std::env::var_os("FERRY_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_ferry")))
+}
+
 /// Runs the ferry binary and reads the child's peak RSS from `wait4`.
 // The child is reaped by `wait4` (not `Child::wait`) to get its rusage.
 #[allow(clippy::zombie_processes)]
 pub fn run_ferry(args: &[&str]) -> Measured {
     let start = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let child = Command::new(ferry_bin())
         .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
