@@ -5,48 +5,21 @@
 //! transform after sign-off makes push refuse; rolling the runs back leaves
 //! the org exactly as it was before the first push.
 
+#[path = "support/push_target.rs"]
+mod push_target;
 #[path = "support/staged.rs"]
 mod staged;
 
 use std::collections::BTreeMap;
 
-use ferry::serve::dataverse::{DataverseConfig, DataverseEmulator, RunningDataverse};
+use ferry::serve::dataverse::faults::FaultConfig;
+use ferry::serve::dataverse::limits::LimitsConfig;
+use ferry::serve::dataverse::RunningDataverse;
+use push_target::{org_with, point_at, run, waive_errors};
 use staged::Staged;
 
-const SECRET_ENV: &str = "FERRY_PUSH_TEST_SECRET";
-
 fn org_for(ws: &Staged) -> RunningDataverse {
-    let mut config = DataverseConfig::new("st")
-        .with_technician_users(&ws.export().join("technicians.csv"))
-        .unwrap();
-    config.limits = ferry::serve::dataverse::limits::LimitsConfig::off();
-    DataverseEmulator::new(config)
-        .spawn("127.0.0.1:0".parse().unwrap())
-        .unwrap()
-}
-
-fn point_at(ws: &Staged, org: &RunningDataverse) {
-    let path = ws.root().join("ferry.toml");
-    let text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace(
-            "# url = \"https://contoso.crm.dynamics.com\"",
-            &format!("url = \"{}\"", org.url()),
-        )
-        .replace(
-            "client_secret_env = \"FERRY_CLIENT_SECRET\"",
-            &format!("client_secret_env = \"{SECRET_ENV}\""),
-        );
-    std::fs::write(path, text).unwrap();
-}
-
-fn run(ws: &Staged, args: &[&str]) -> (i32, String, String) {
-    let out = ws.ferry().env(SECRET_ENV, "s").args(args).output().unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    org_with(ws, LimitsConfig::off(), FaultConfig::default())
 }
 
 fn push(ws: &Staged) -> (i32, serde_json::Value) {
@@ -54,47 +27,6 @@ fn push(ws: &Staged) -> (i32, serde_json::Value) {
     let json = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("{e}: exit {code}\n{stdout}\n{stderr}"));
     (code, json)
-}
-
-/// Waives every open error (with a reason), so the gate opens on the
-/// dirty dataset; the loader then meets the dirt itself.
-fn waive_errors(ws: &Staged) {
-    let (code, out, err) = run(ws, &["transform"]);
-    assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = run(ws, &["validate"]);
-    assert!(code <= 1, "{out}{err}");
-    let rules = ws.query(
-        "SELECT DISTINCT rule, object FROM \"check\".findings WHERE severity = 'error' ORDER BY ALL",
-    );
-    let mut csv = String::from("rule,object,record_id,reason\n");
-    for r in rules {
-        csv.push_str(&format!(
-            "{},{},,push test: loaded as is to see what Dataverse says\n",
-            r["rule"].as_str().unwrap(),
-            r["object"].as_str().unwrap()
-        ));
-    }
-    std::fs::write(ws.root().join("mapping/waivers.csv"), csv).unwrap();
-    let (code, out, err) = run(ws, &["validate"]);
-    assert_eq!(code, 0, "{out}{err}");
-    // Preflight refuses values longer than their column (plan marks the
-    // column incompatible); the analyst would fix them at the source. Here
-    // they are cut in stg, as that fix would.
-    let long = ws.query(
-        "SELECT t.table_name, t.column_name, t.max_length FROM map.target_columns t
-         JOIN duckdb_columns() c ON c.schema_name = 'stg' AND c.table_name = t.table_name AND c.column_name = t.column_name
-         WHERE t.max_length IS NOT NULL AND c.data_type = 'VARCHAR'",
-    );
-    for c in long {
-        let (t, col, n) = (
-            c["table_name"].as_str().unwrap(),
-            c["column_name"].as_str().unwrap(),
-            c["max_length"].as_i64().unwrap(),
-        );
-        ws.query(&format!(
-            "UPDATE stg.{t} SET {col} = left({col}, {n}) WHERE length({col}) > {n}"
-        ));
-    }
 }
 
 fn counts_in(org: &RunningDataverse, tables: &[String]) -> BTreeMap<String, usize> {
@@ -170,8 +102,12 @@ fn push_loads_every_record_once_and_rollback_restores_the_org() {
         );
     }
     // Lookups, owners, closed cases, activity timestamps, attachment bytes.
-    let (customer, owner, state) = ws
-        .query("SELECT CAST(customerid AS VARCHAR) c, _owner_email o, CAST(incidentid AS VARCHAR) id FROM stg.incident WHERE statecode = 1 AND _owner_email IS NOT NULL LIMIT 1")
+    // A resolved case whose technician has an enabled user (read into
+    // dv.systemuser by the push), and one whose user is disabled.
+    let (customer, owner_id, state) = ws
+        .query("SELECT CAST(i.customerid AS VARCHAR) c, CAST(u.systemuserid AS VARCHAR) o, CAST(i.incidentid AS VARCHAR) id
+                FROM stg.incident i JOIN dv.systemuser u ON lower(u.internalemailaddress) = lower(i._owner_email)
+                WHERE i.statecode = 1 AND NOT u.isdisabled LIMIT 1")
         .first()
         .map(|r| {
             (
@@ -193,12 +129,15 @@ fn push_loads_every_record_once_and_rollback_restores_the_org() {
         .unwrap();
     assert_eq!(incident["_customerid_value"], customer.as_str());
     assert_eq!(incident["statecode"], 1, "resolved through CloseIncident");
-    let owner_id = ws.scalar(&format!(
-        "SELECT CAST(systemuserid AS VARCHAR) FROM dv.systemuser WHERE lower(internalemailaddress) = lower('{owner}') AND NOT isdisabled"
-    ));
-    if !owner_id.is_empty() {
-        assert_eq!(incident["_ownerid_value"], owner_id.as_str());
-    }
+    assert_eq!(incident["_ownerid_value"], owner_id.as_str());
+    let replaced = ws.scalar(
+        "SELECT count(*) FROM audit.substitutions s JOIN dv.systemuser u ON lower(u.internalemailaddress) = lower(s.wanted)
+         WHERE s.column_name = 'ownerid' AND u.isdisabled",
+    );
+    assert_ne!(
+        replaced, "0",
+        "disabled users' records go to the fallback owner, reported"
+    );
 
     // An activity keeps its original timestamp (sent as overriddencreatedon).
     let call = ws
@@ -285,7 +224,7 @@ fn rollback_restores_what_the_target_held_before_the_push() {
         "SELECT CAST(accountid AS VARCHAR) id, name FROM stg.account ORDER BY accountid LIMIT 2",
     );
     let caller = org.with_store(|s| s.org().application_user());
-    let mut body = |name: &str, id: Option<&str>| {
+    let body = |name: &str, id: Option<&str>| {
         let mut m = serde_json::Map::new();
         m.insert("name".into(), serde_json::json!(name));
         m.insert("telephone1".into(), serde_json::json!("+1 555 0199"));

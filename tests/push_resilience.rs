@@ -14,6 +14,8 @@
 //! The reference for both is one clean push into an org of its own; orgs
 //! are compared by a fingerprint of every record's user-visible values.
 
+#[path = "support/push_target.rs"]
+mod push_target;
 #[path = "support/staged.rs"]
 mod staged;
 
@@ -24,12 +26,11 @@ use std::time::{Duration, Instant};
 
 use ferry::serve::dataverse::faults::FaultConfig;
 use ferry::serve::dataverse::limits::LimitsConfig;
-use ferry::serve::dataverse::{DataverseConfig, DataverseEmulator, RunningDataverse};
+use ferry::serve::dataverse::RunningDataverse;
+use push_target::{org_with, point_at, run, waive_errors, SECRET_ENV};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use staged::Staged;
-
-const SECRET_ENV: &str = "FERRY_PUSH_TEST_SECRET";
 
 /// Columns the server sets at write time (so two orgs loaded with the same
 /// data differ in them by when they were loaded).
@@ -40,42 +41,6 @@ const SERVER_SET: &[&str] = &[
     "versionnumber",
     "overriddencreatedon",
 ];
-
-/// An org on loopback, seeded with the technicians' users.
-fn org_with(ws: &Staged, limits: LimitsConfig, faults: FaultConfig) -> RunningDataverse {
-    let mut config = DataverseConfig::new("st")
-        .with_technician_users(&ws.export().join("technicians.csv"))
-        .unwrap();
-    config.limits = limits;
-    config.faults = faults;
-    DataverseEmulator::new(config)
-        .spawn("127.0.0.1:0".parse().unwrap())
-        .unwrap()
-}
-
-fn point_at(ws: &Staged, org: &RunningDataverse) {
-    let path = ws.root().join("ferry.toml");
-    let text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace(
-            "# url = \"https://contoso.crm.dynamics.com\"",
-            &format!("url = \"{}\"", org.url()),
-        )
-        .replace(
-            "client_secret_env = \"FERRY_CLIENT_SECRET\"",
-            &format!("client_secret_env = \"{SECRET_ENV}\""),
-        );
-    std::fs::write(path, text).unwrap();
-}
-
-fn run(ws: &Staged, args: &[&str]) -> (i32, String, String) {
-    let out = ws.ferry().env(SECRET_ENV, "s").args(args).output().unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// `ferry push` as a plain child process (so the test can kill it).
 fn push_command(ws: &Staged) -> Command {
@@ -96,44 +61,6 @@ fn push(ws: &Staged) -> (i32, Value, String) {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
     (code, json, stderr)
-}
-
-/// Waives every open error (with a reason), so the gate opens on the
-/// dirty dataset, and cuts values longer than their column (as tests/push.rs).
-fn waive_errors(ws: &Staged) {
-    let (code, out, err) = run(ws, &["transform"]);
-    assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = run(ws, &["validate"]);
-    assert!(code <= 1, "{out}{err}");
-    let rules = ws.query(
-        "SELECT DISTINCT rule, object FROM \"check\".findings WHERE severity = 'error' ORDER BY ALL",
-    );
-    let mut csv = String::from("rule,object,record_id,reason\n");
-    for r in rules {
-        csv.push_str(&format!(
-            "{},{},,push test: loaded as is to see what Dataverse says\n",
-            r["rule"].as_str().unwrap(),
-            r["object"].as_str().unwrap()
-        ));
-    }
-    std::fs::write(ws.root().join("mapping/waivers.csv"), csv).unwrap();
-    let (code, out, err) = run(ws, &["validate"]);
-    assert_eq!(code, 0, "{out}{err}");
-    let long = ws.query(
-        "SELECT t.table_name, t.column_name, t.max_length FROM map.target_columns t
-         JOIN duckdb_columns() c ON c.schema_name = 'stg' AND c.table_name = t.table_name AND c.column_name = t.column_name
-         WHERE t.max_length IS NOT NULL AND c.data_type = 'VARCHAR'",
-    );
-    for c in long {
-        let (t, col, n) = (
-            c["table_name"].as_str().unwrap(),
-            c["column_name"].as_str().unwrap(),
-            c["max_length"].as_i64().unwrap(),
-        );
-        ws.query(&format!(
-            "UPDATE stg.{t} SET {col} = left({col}, {n}) WHERE length({col}) > {n}"
-        ));
-    }
 }
 
 /// A fresh staged workspace and its own org, ready to push: errors

@@ -100,26 +100,7 @@ pub struct Unit {
 /// built-in schema with the workspace prefix).
 pub fn needs(conn: &Connection, planned: &Schema) -> Result<Needs> {
     let mut out = Needs::default();
-    let tables: Vec<(String, Vec<(String, String)>)> = {
-        let mut stmt = conn.prepare(
-            "SELECT table_name, column_name, data_type FROM duckdb_columns()
-             WHERE schema_name = 'stg' AND database_name = current_database()
-             ORDER BY table_name, column_index",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
-        let mut grouped: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-        for row in rows {
-            let (t, c, d) = row?;
-            grouped.entry(t).or_default().push((c, d));
-        }
-        grouped.into_iter().collect()
-    };
+    let tables = crate::push::steps::staged_columns(conn)?;
     for (table, columns) in tables {
         let n: i64 = conn.query_row(
             &format!("SELECT count(*) FROM {}", qualified("stg", &table)),

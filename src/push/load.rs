@@ -321,22 +321,7 @@ impl StepRun<'_> {
                 }
             });
         }
-        Ok(outcomes
-            .into_iter()
-            .zip(rows)
-            .map(|(o, d)| {
-                o.unwrap_or_else(|| {
-                    outcome(
-                        d,
-                        "failed",
-                        None,
-                        Some("ferry:no_answer"),
-                        Some("no answer was recorded for this record; run push again"),
-                        None,
-                    )
-                })
-            })
-            .collect())
+        Ok(or_unanswered(outcomes, rows))
     }
 
     /// N:N links: `$batch` of `$ref` POSTs; a link already there is fine.
@@ -417,22 +402,7 @@ impl StepRun<'_> {
                 }
             });
         }
-        Ok(outcomes
-            .into_iter()
-            .zip(rows)
-            .map(|(o, d)| {
-                o.unwrap_or_else(|| {
-                    outcome(
-                        d,
-                        "failed",
-                        None,
-                        Some("ferry:no_answer"),
-                        Some("the $batch answer had no part for this link; run push again"),
-                        None,
-                    )
-                })
-            })
-            .collect())
+        Ok(or_unanswered(outcomes, rows))
     }
 
     /// Existence reads of `ids` in chunks of [`IDS_PER_READ`], in parallel.
@@ -751,6 +721,27 @@ fn payload_hash(p: &Map<String, Value>) -> String {
     let mut h = Sha256::new();
     h.update(Value::Object(p.clone()).to_string().as_bytes());
     hex::encode(&h.finalize()[..12])
+}
+
+/// Every record's outcome; one the answers did not cover fails with a
+/// reason rather than going unrecorded.
+fn or_unanswered(outcomes: Vec<Option<RecordOutcome>>, rows: &[Desired]) -> Vec<RecordOutcome> {
+    outcomes
+        .into_iter()
+        .zip(rows)
+        .map(|(o, d)| {
+            o.unwrap_or_else(|| {
+                outcome(
+                    d,
+                    "failed",
+                    None,
+                    Some("ferry:no_answer"),
+                    Some("Dataverse's answer did not cover this record; run push again"),
+                    None,
+                )
+            })
+        })
+        .collect()
 }
 
 fn outcome(

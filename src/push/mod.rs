@@ -269,7 +269,7 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
             .unwrap_or_default()
             .into_iter()
             .collect();
-        let total = count_rows(&conn, step, sampled)?;
+        let total = count_rows(&conn, step, &duck_types, sampled)?;
         let bar = crate::progress::steps(&step.label(), total);
         let engine = load::StepRun {
             client: &client,
@@ -339,21 +339,32 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
     })
 }
 
-fn count_rows(conn: &duckdb::Connection, step: &Step, sampled: bool) -> Result<u64> {
-    let table = crate::stage::db::qualified("stg", &step.table);
-    let sample = if sampled && step.kind != StepKind::Associate {
-        format!(
-            " WHERE {} IN (SELECT guid FROM temp.push_sample WHERE table_name = '{}')",
+/// Rows the step will process (its filter and the sample applied): the
+/// progress bar's total.
+fn count_rows(
+    conn: &duckdb::Connection,
+    step: &Step,
+    duck_types: &BTreeMap<String, String>,
+    sampled: bool,
+) -> Result<u64> {
+    let mut filters: Vec<String> = load::step_filter(step, duck_types).into_iter().collect();
+    if sampled && step.kind != StepKind::Associate {
+        filters.push(format!(
+            "t.{} IN (SELECT guid FROM temp.push_sample WHERE table_name = '{}')",
             crate::stage::db::quote_ident(&step.primary_id),
             step.table.replace('\'', "''")
-        )
-    } else {
-        String::new()
-    };
-    let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}{sample}"), [], |r| {
-        r.get(0)
-    })?;
-    Ok(n as u64)
+        ));
+    }
+    let sql = format!(
+        "SELECT count(*) FROM {} AS t{}",
+        crate::stage::db::qualified("stg", &step.table),
+        if filters.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", filters.join(" AND "))
+        }
+    );
+    Ok(conn.query_row(&sql, [], |r| r.get::<_, i64>(0))? as u64)
 }
 
 /// The target's users, into `dv.systemuser` (for analysts and checks) and
