@@ -105,6 +105,16 @@ pub enum Command {
         #[arg(long, value_delimiter = ',', value_name = "T,...")]
         only: Vec<String>,
     },
+    /// Read back every pushed record into dv.* and diff it field by field
+    /// against stg.* (reports/diff.html); exit 1 on any difference.
+    Verify,
+    /// Counts per object through every stage, conservation checks, picklist
+    /// distributions and a spot-check (reports/reconcile.html); exit 1 on a
+    /// break.
+    Reconcile,
+    /// The whole pipeline for a configured workspace, in order: extract,
+    /// stage, transform, validate, plan, push, verify, reconcile, report.
+    Run,
     /// Undo a push run: delete what it created, restore what it updated.
     Rollback {
         /// The push run (default: the latest one not rolled back).
@@ -122,7 +132,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
         format: SqlFormat,
     },
-    /// Generate a dataset and run every stage that exists on it, end to end.
+    /// Generate a dataset, start both emulators in-process and run the whole
+    /// pipeline on it, end to end; prints where the reports are.
     Demo {
         /// Folder for the demo (a previous demo's folder is replaced).
         #[arg(default_value = "ferry-demo")]

@@ -9,12 +9,15 @@ pub mod init;
 pub mod map;
 pub mod plan;
 pub mod plan_target;
+pub mod reconcile;
 pub mod report;
+pub mod run;
 pub mod serve;
 pub mod sql;
 pub mod stage;
 pub mod transform;
 pub mod validate;
+pub mod verify;
 
 use crate::cli::{Cli, Command, MapAction, ServeTarget, TransformAction};
 use crate::workspace::Workspace;
@@ -86,6 +89,9 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             crate::push::rollback::run(&Workspace::open(&cli.workspace)?, run, json)
         }
         Command::Plan { apply } => plan::run(&Workspace::open(&cli.workspace)?, apply, json),
+        Command::Verify => verify::run(&Workspace::open(&cli.workspace)?, json),
+        Command::Reconcile => reconcile::run(&Workspace::open(&cli.workspace)?, json),
+        Command::Run => run::run(&Workspace::open(&cli.workspace)?, json),
         Command::Validate => validate::run(&Workspace::open(&cli.workspace)?, json),
         Command::Sql { query, format } => {
             sql::run(&Workspace::open(&cli.workspace)?, query, format)

@@ -14,15 +14,10 @@ use crate::error::{Error, Result};
 /// The layout every report extends.
 pub const BASE_TEMPLATE: &str = "base.html.j2";
 
-/// Every embedded template: (name, source).
-const TEMPLATES: &[(&str, &str)] = &[
-    (BASE_TEMPLATE, include_str!("../../templates/base.html.j2")),
-    (
-        "inventory.html.j2",
-        include_str!("../../templates/inventory.html.j2"),
-    ),
-    (PLAN_TEMPLATE, include_str!("../../templates/plan.html.j2")),
-];
+/// Every template under `templates/`, embedded at build time, so adding a
+/// report is adding files (`sql/reports/<name>.sql` + `templates/<name>.html.j2`).
+static EMBEDDED_TEMPLATES: include_dir::Dir<'static> =
+    include_dir::include_dir!("$CARGO_MANIFEST_DIR/templates");
 
 /// Rendered by its own command (`ferry plan`) from data it computes, not
 /// from a `sql/reports/*.sql` query, so `ferry report` does not list it.
@@ -37,7 +32,11 @@ impl Templates {
     pub fn new() -> Result<Self> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
-        for (name, source) in TEMPLATES {
+        for file in EMBEDDED_TEMPLATES.files() {
+            let name = file.path().to_str().expect("template names are UTF-8");
+            let source = file
+                .contents_utf8()
+                .ok_or_else(|| Error::Usage(format!("embedded template {name} is not UTF-8")))?;
             env.add_template(name, source)
                 .map_err(|e| template_error(name, &e))?;
         }
@@ -47,14 +46,19 @@ impl Templates {
         Ok(Templates { env })
     }
 
-    /// Report names that have a template (every template but the layout).
+    /// Report names: every built-in `sql/reports/<name>.sql` (its template
+    /// is `templates/<name>.html.j2`).
     pub fn reports() -> Vec<&'static str> {
-        TEMPLATES
-            .iter()
-            .map(|(name, _)| *name)
-            .filter(|name| *name != BASE_TEMPLATE && *name != PLAN_TEMPLATE)
-            .filter_map(|name| name.strip_suffix(".html.j2"))
-            .collect()
+        let mut names: Vec<&'static str> = crate::commands::init::BUILTIN_SQL
+            .get_dir("reports")
+            .map(|dir| {
+                dir.files()
+                    .filter_map(|file| file.path().file_name()?.to_str()?.strip_suffix(".sql"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort_unstable();
+        names
     }
 
     /// The template file name of a report.

@@ -1,0 +1,9 @@
+//! `ferry run`: being built for issue 8.
+
+use crate::error::{Error, Result};
+use crate::workspace::Workspace;
+use crate::Outcome;
+
+pub fn run(_ws: &Workspace, _json: bool) -> Result<Outcome> {
+    Err(Error::Usage("`ferry run` is being built (issue 8)".into()))
+}
