@@ -17,12 +17,14 @@ pub mod mapping;
 pub mod plan;
 pub mod progress;
 pub mod push;
+pub mod reconcile;
 pub mod report;
 pub mod serve;
 pub mod source;
 pub mod stage;
 pub mod transform;
 pub mod validate;
+pub mod verify;
 pub mod workspace;
 
 pub use error::{Error, Result};

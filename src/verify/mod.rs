@@ -1,0 +1,1 @@
+//! Read-back and field-level diff (`ferry verify`): being built for issue 8.
