@@ -317,4 +317,26 @@ fn a_sample_is_referentially_closed_and_loads_without_missing_parents() {
         "SELECT count(*) FROM audit.records WHERE operation = 'failed' AND error_code = '0x80040217'",
     );
     assert_eq!(missing_parents, "0");
+
+    // An interrupted sampled run is resumed only with the same options: a
+    // full push now would skip the steps the sample already finished.
+    let (code, out, err) = run(
+        &ws,
+        &[
+            "sql",
+            "UPDATE audit.runs SET status = 'running', finished_at = NULL",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = run(&ws, &["push"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("was interrupted")
+            && err.contains("sample=500")
+            && err.contains("rollback --run 1"),
+        "{err}"
+    );
+    let (code, out, err) = run(&ws, &["--json", "push", "--sample", "500"]);
+    assert!(code <= 1, "{out}{err}");
+    assert!(err.contains("resuming push run 1"), "{err}");
 }

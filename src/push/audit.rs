@@ -183,13 +183,24 @@ pub fn add_requests(conn: &Connection, run: i32, requests: u64, throttled: u64) 
 }
 
 /// Whether the step already finished in this run.
-pub fn step_done(conn: &Connection, run: i32, step_no: usize) -> Result<bool> {
+/// Whether the run finished this step already. Keyed by the step and its
+/// table, not by its position: positions move when the set of steps does.
+pub fn step_done(conn: &Connection, run: i32, step: &str, table: &str) -> Result<bool> {
     let n: i64 = conn.query_row(
-        "SELECT count(*) FROM audit.steps WHERE run_id = ? AND step_no = ?",
-        params![run, step_no as i64],
+        "SELECT count(*) FROM audit.steps WHERE run_id = ? AND step = ? AND table_name = ?",
+        params![run, step, table],
         |r| r.get(0),
     )?;
     Ok(n > 0)
+}
+
+/// The options a run was started with, as recorded in `audit.runs`.
+pub fn run_options(conn: &Connection, run: i32) -> Result<Option<String>> {
+    Ok(conn.query_row(
+        "SELECT options FROM audit.runs WHERE run_id = ?",
+        params![run],
+        |r| r.get(0),
+    )?)
 }
 
 /// The highest id with an outcome in this run and step: the window before
@@ -231,6 +242,34 @@ pub fn pending_intents(
 }
 
 /// Staged GUID → target GUID for records Dataverse creates itself.
+/// N:N links earlier push runs created and no rollback has undone: a
+/// "duplicate" answer for one of these is our own earlier run's link.
+pub fn links_created_before(
+    conn: &Connection,
+    run: i32,
+    table: &str,
+) -> Result<std::collections::HashSet<(Uuid, Uuid)>> {
+    let mut stmt = conn.prepare(
+        "SELECT CAST(r.guid AS VARCHAR), CAST(r.related_guid AS VARCHAR)
+         FROM audit.records r JOIN audit.runs u USING (run_id)
+         WHERE u.kind = 'push' AND r.run_id <> ? AND r.table_name = ?
+           AND r.operation = 'created' AND r.related_guid IS NOT NULL
+           AND r.run_id NOT IN (SELECT rollback_of FROM audit.runs
+                                WHERE kind = 'rollback' AND rollback_of IS NOT NULL)",
+    )?;
+    let rows = stmt.query_map(params![run, table], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+    })?;
+    let mut out = std::collections::HashSet::new();
+    for row in rows {
+        let (guid, related) = row?;
+        if let (Ok(g), Ok(r)) = (Uuid::parse_str(&guid), Uuid::parse_str(&related)) {
+            out.insert((g, r));
+        }
+    }
+    Ok(out)
+}
+
 pub fn guid_map(conn: &Connection) -> Result<std::collections::HashMap<Uuid, Uuid>> {
     let mut stmt = conn.prepare(
         "SELECT CAST(staged_guid AS VARCHAR), CAST(target_guid AS VARCHAR) FROM audit.guid_map",

@@ -162,7 +162,7 @@ impl StepRun<'_> {
                 rows::attach_parties(conn, ctx, &mut rows, after)?;
             }
             let next_after = rows.iter().map(|d| d.guid).max();
-            let throttled_before = self.client.stats().throttled;
+            let throttled_before = self.client.stats().throttled_for_load;
             let outcomes = if step.kind == StepKind::Associate {
                 self.associate_window(conn, ctx, &rows, &prior_intents, dop)?
             } else {
@@ -179,10 +179,12 @@ impl StepRun<'_> {
             audit::record_outcomes(conn, self.run, key, &step.table, &outcomes, &substitutions)?;
             progress.inc(rows.len() as u64);
             after = next_after;
-            // Adaptive concurrency (SPEC §6 Throttling): back off on 429s,
-            // otherwise grow towards the org's recommendation.
+            // Adaptive concurrency (SPEC §6 Throttling): back off on 429s
+            // for concurrency or execution time, otherwise grow towards the
+            // org's recommendation. Request-count 429s are the client's
+            // pacer's business: fewer workers would not send fewer requests.
             let hint = self.client.dop_hint().unwrap_or(self.concurrency).max(1);
-            if self.client.stats().throttled > throttled_before {
+            if self.client.stats().throttled_for_load > throttled_before {
                 dop = (dop / 2).max(1);
             } else if dop < hint {
                 dop += 1;
@@ -369,17 +371,19 @@ impl StepRun<'_> {
                         .collect();
                     async move {
                         self.counts.writes.fetch_add(1, Ordering::Relaxed);
-                        let answers = self.client.send_batch(&parts, false, true).await?;
+                        let batch = self.client.send_batch_resent(&parts, false, true).await?;
+                        let resent = batch.resent_after_possible_write;
                         Ok::<_, DvClientError>(
-                            answers
+                            batch
+                                .answers
                                 .into_iter()
                                 .enumerate()
-                                .map(|(k, a)| (base + k, batch_written(&a)))
+                                .map(|(k, a)| (base + k, batch_written(&a), resent))
                                 .collect::<Vec<_>>(),
                         )
                     }
                 });
-            let results: Vec<DvResult<Vec<(usize, Written)>>> =
+            let results: Vec<DvResult<Vec<(usize, Written, bool)>>> =
                 stream::iter(jobs).buffer_unordered(dop).collect().await;
             let mut all = Vec::new();
             for r in results {
@@ -387,13 +391,24 @@ impl StepRun<'_> {
             }
             Ok::<_, DvClientError>(all)
         })?;
+        // A link answered "duplicate" is this run's own when an earlier
+        // attempt of it may have been applied: an interrupted process (its
+        // intent is still open) or a batch re-sent after a 5xx or dropped
+        // connection — unless an earlier push run made it. Recording it as
+        // created is what lets rollback unlink it.
+        let earlier_runs = audit::links_created_before(conn, self.run, &step.table)?;
         let mut outcomes: Vec<Option<RecordOutcome>> = vec![None; rows.len()];
-        for (i, w) in written {
+        for (i, w, resent) in written {
             let Some(d) = rows.get(i) else { continue };
             let prior = prior_intents.get(&(d.guid, d.related)).map(String::as_str);
+            let made_by_earlier_run = d
+                .related
+                .is_some_and(|r| earlier_runs.contains(&(d.guid, r)));
             outcomes[i] = Some(match w {
                 Written::Ok => outcome(d, "created", None, None, None, None),
-                Written::AlreadyThere if prior == Some("create") => {
+                Written::AlreadyThere
+                    if !made_by_earlier_run && (prior == Some("create") || resent) =>
+                {
                     outcome(d, "created", None, None, None, None)
                 }
                 Written::AlreadyThere => outcome(d, "unchanged", None, None, None, None),

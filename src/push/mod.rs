@@ -222,11 +222,27 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
         .map(|t| (t.logical_name.clone(), t.entity_set_name.clone()))
         .collect();
     let options_text = format!(
-        "batch_size={} sample={:?} only={:?}",
-        ws.config.push.batch_size, options.sample, options.only
+        "batch_size={} sample={} only={}",
+        ws.config.push.batch_size,
+        options.sample.map_or("all".to_string(), |n| n.to_string()),
+        if options.only.is_empty() {
+            "all".to_string()
+        } else {
+            options.only.join(",")
+        }
     );
     let (run_id, resumed) = match audit::unfinished_run(&conn, "push")? {
         Some((id, _)) => {
+            // A resume continues the same work: with other options (tables,
+            // sample) the steps already done would not be the ones asked for.
+            let started_with = audit::run_options(&conn, id)?.unwrap_or_default();
+            if started_with != options_text {
+                return Err(Error::Usage(format!(
+                    "push run {id} was interrupted and has not finished; it was started with `{started_with}`, \
+                     this push asks for `{options_text}`. Finish it first by running `ferry push` with the \
+                     same --sample/--only options and [push] batch_size, or undo it with `ferry rollback --run {id}`"
+                )));
+            }
             eprintln!("resuming push run {id} (it was interrupted)");
             (id, true)
         }
@@ -238,7 +254,7 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
     let started = Instant::now();
     let staged_types = steps::staged_columns(&conn)?;
     for (step_no, step) in all_steps.iter().enumerate() {
-        if audit::step_done(&conn, run_id, step_no)? {
+        if audit::step_done(&conn, run_id, step.key(), &step.table)? {
             continue;
         }
         let step_start = Instant::now();
