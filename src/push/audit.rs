@@ -194,6 +194,40 @@ pub fn step_done(conn: &Connection, run: i32, step: &str, table: &str) -> Result
     Ok(n > 0)
 }
 
+/// Refuses, with what to do, when no push has run: verifying or
+/// reconciling an empty target would look like a target that lost
+/// everything. `command` names the command asking (`verify`, `reconcile`).
+pub fn ensure_pushed(
+    ws: &crate::workspace::Workspace,
+    conn: &Connection,
+    command: &str,
+) -> Result<()> {
+    use crate::stage::db::relation_exists;
+    if !relation_exists(conn, "meta", "stg_rows")? {
+        return Err(crate::error::Error::input(
+            ws.database_path(),
+            format!(
+                "nothing is transformed yet (no stg.* tables), so nothing was pushed to {command}"
+            ),
+            "run `ferry transform`, `ferry validate` and `ferry push` first",
+        ));
+    }
+    let pushed = relation_exists(conn, "audit", "runs")?
+        && conn.query_row(
+            "SELECT count(*) FROM audit.runs WHERE kind = 'push'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? > 0;
+    if !pushed {
+        return Err(crate::error::Error::input(
+            ws.database_path(),
+            format!("no push run is recorded in audit.runs, so there is nothing to {command}"),
+            "run `ferry push` first",
+        ));
+    }
+    Ok(())
+}
+
 /// The options a run was started with, as recorded in `audit.runs`.
 pub fn run_options(conn: &Connection, run: i32) -> Result<Option<String>> {
     Ok(conn.query_row(
