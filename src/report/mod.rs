@@ -1,13 +1,33 @@
 //! Reports: the workspace's `sql/reports/<name>.sql` run against the staging
-//! database and rendered through the embedded `templates/<name>.html.j2`
-//! into `reports/<name>.html`, with the same data as `reports/<name>.json`
-//! (SPEC §4).
+//! database and rendered through `templates/<name>.html.j2` into
+//! `reports/<name>.html`, with the same data as `reports/<name>.json`
+//! (SPEC §4, §11).
 //!
-//! The SQL is the workspace copy (analysts may edit it); the templates ship
-//! inside the binary. A report's context is a typed [`ReportHeader`] plus one
-//! list of rows per named query, so a template reads `objects`, `fields`,
-//! ... exactly as the SQL file names them.
+//! The SQL is the workspace copy (analysts may edit it). The templates ship
+//! inside the binary, and a workspace may replace any of them: a file
+//! `<workspace>/templates/<name>.html.j2` (or `base.html.j2`,
+//! `charts.html.j2`, which every report extends or imports) is used instead
+//! of the built-in one, and each page's footer says which it was. A report's
+//! context is a typed [`ReportHeader`] plus one list of rows per named query,
+//! so a template reads `objects`, `fields`, ... exactly as the SQL file
+//! names them.
+//!
+//! A report is rendered only from what exists: a SQL file may declare
+//! `-- requires: audit.runs by ferry push` (see [`queries`]), and while those
+//! tables are missing or empty the report becomes a "not available yet" page
+//! naming the command to run, so `ferry report all` works at every stage of
+//! a migration. `all` renders every report it can, keeps going past one that
+//! fails, and renders the landing page ([`index`]) last, linking every report
+//! (including `plan` and `mapping-proposal`, which their own commands write)
+//! with its status and key numbers.
+//!
+//! Key numbers: a report SQL file may have a `headline` query returning
+//! `key, label, value, status` rows (status `ok`, `problem`, `review` or
+//! `info`); the base layout shows them as cards at the top of the page and
+//! the index repeats them. `key` is a stable name the index looks for
+//! (`differences` in `diff`, `conservation` in `reconcile`).
 
+pub mod index;
 pub mod queries;
 pub mod templates;
 
@@ -22,8 +42,13 @@ use crate::error::{Error, IoContext, Result};
 use crate::stage::db::relation_exists;
 use crate::stage::open_existing_database;
 use crate::workspace::Workspace;
-use queries::{parse_named_queries, restore_hint, run_query};
-pub use templates::Templates;
+use queries::{
+    parse_named_queries, parse_requirements, restore_hint, run_query, unmet_requirements, Unmet,
+};
+pub use templates::{TemplateSource, Templates};
+
+/// The landing page's name; it has no SQL file of its own.
+pub const INDEX: &str = "index";
 
 /// What every report shows at its top.
 #[derive(Debug, Clone, Serialize)]
@@ -40,12 +65,82 @@ pub struct ReportHeader {
     pub sql_file: String,
 }
 
+impl ReportHeader {
+    fn new(ws: &Workspace, report: &str, sql_file: String) -> Self {
+        ReportHeader {
+            report: report.to_string(),
+            workspace: ws.root.display().to_string(),
+            generated_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+            ferry_version: env!("CARGO_PKG_VERSION"),
+            sql_file,
+        }
+    }
+}
+
+/// Which template rendered a page, for its footer.
+#[derive(Debug, Clone, Serialize)]
+pub struct TemplateInfo {
+    /// e.g. `push.html.j2`.
+    pub name: String,
+    /// Built in, or the workspace's own copy.
+    pub source: TemplateSource,
+    /// Where a copy would override it: `<workspace>/templates/<name>`.
+    pub override_path: String,
+}
+
+impl TemplateInfo {
+    fn of(ws: &Workspace, templates: &Templates, name: &str) -> Self {
+        TemplateInfo {
+            name: name.to_string(),
+            source: templates.source_of(name),
+            override_path: ws
+                .root
+                .join(templates::OVERRIDE_DIR)
+                .join(name)
+                .display()
+                .to_string(),
+        }
+    }
+}
+
 /// The full template context: the header plus each named query's rows.
 #[derive(Debug, Serialize)]
 struct ReportContext<'a> {
     header: &'a ReportHeader,
+    page_title: &'a str,
+    template: &'a TemplateInfo,
     #[serde(flatten)]
     results: &'a BTreeMap<String, Vec<serde_json::Value>>,
+}
+
+/// The context of a report that cannot be made yet.
+#[derive(Debug, Serialize)]
+struct WaitingContext<'a> {
+    header: &'a ReportHeader,
+    page_title: &'a str,
+    template: &'a TemplateInfo,
+    waiting: &'a Waiting,
+}
+
+/// Why a report is not available yet and what makes it so.
+#[derive(Debug, Clone, Serialize)]
+pub struct Waiting {
+    /// The commands to run, in the order the SQL names them.
+    pub commands: Vec<String>,
+    /// Each missing or empty table.
+    pub missing: Vec<Unmet>,
+}
+
+/// What happened to one report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportStatus {
+    /// Rendered from data.
+    Rendered,
+    /// Its inputs do not exist yet: a "not available yet" page was written.
+    Waiting,
+    /// Rendering failed; `problem` says why. Nothing was written.
+    Failed,
 }
 
 /// Files written for one report.
@@ -54,19 +149,62 @@ pub struct RenderedReport {
     pub name: String,
     pub html: PathBuf,
     pub json: PathBuf,
+    pub status: ReportStatus,
+    /// For a waiting report: the commands that make its inputs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waits_for: Vec<String>,
+    /// For a failed report: the error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
-/// Names of the reports ferry can render.
+/// A person's name for a report, for titles and the index.
+pub fn title_of(name: &str) -> &str {
+    match name {
+        INDEX => "Migration reports",
+        "inventory" => "Source inventory",
+        "mapping-proposal" => "Mapping proposal",
+        "findings" => "Validation findings",
+        "plan" => "Schema plan and load estimate",
+        "push" => "Push audit",
+        "diff" => "Field-level diff",
+        "reconcile" => "Reconciliation",
+        "workflows" => "Power Automate rebuild reference",
+        other => other,
+    }
+}
+
+/// Names of the reports `ferry report` can render: every built-in report
+/// SQL file, then the index.
 pub fn available_reports() -> Vec<&'static str> {
-    Templates::reports()
+    let mut names = Templates::reports();
+    names.push(INDEX);
+    names
 }
 
-/// Renders `name`, or every report for `all`.
+/// Renders `name`, or every report for `all` (the index last). For `all`, a
+/// report that fails does not stop the others; the first failure is
+/// returned after everything else was written.
 pub fn render_reports(ws: &Workspace, name: &str) -> Result<Vec<RenderedReport>> {
-    let names: Vec<String> = if name == "all" {
-        available_reports().into_iter().map(String::from).collect()
+    let (reports, first_error) = render_reports_keep_going(ws, name)?;
+    match first_error {
+        Some(err) => Err(err),
+        None => Ok(reports),
+    }
+}
+
+/// Like [`render_reports`], but hands back every outcome together with the
+/// first failure, so a caller can show what was written before saying what
+/// failed.
+pub fn render_reports_keep_going(
+    ws: &Workspace,
+    name: &str,
+) -> Result<(Vec<RenderedReport>, Option<Error>)> {
+    let all = name == "all";
+    let names: Vec<&str> = if all {
+        available_reports()
     } else if available_reports().contains(&name) {
-        vec![name.to_string()]
+        vec![name]
     } else {
         return Err(Error::Usage(format!(
             "there is no report named `{name}`; available: {}, or `all`",
@@ -74,11 +212,43 @@ pub fn render_reports(ws: &Workspace, name: &str) -> Result<Vec<RenderedReport>>
         )));
     };
     let conn = open_staged_database(ws)?;
-    let templates = Templates::new()?;
-    names
-        .iter()
-        .map(|name| render_report(ws, &conn, &templates, name))
-        .collect()
+    let templates = Templates::for_workspace(&ws.root)?;
+    let mut out = Vec::new();
+    let mut first_error = None;
+    for name in names {
+        let result = if name == INDEX {
+            index::render_index(ws, &conn, &templates, &out)
+        } else {
+            render_report(ws, &conn, &templates, name)
+        };
+        match result {
+            Ok(report) => out.push(report),
+            // A single named report fails as before: its error is the answer.
+            Err(err) if !all => return Err(err),
+            Err(err) => {
+                let (html, json) = report_paths(ws, name);
+                out.push(RenderedReport {
+                    name: name.to_string(),
+                    html,
+                    json,
+                    status: ReportStatus::Failed,
+                    waits_for: Vec::new(),
+                    problem: Some(err.to_string()),
+                });
+                first_error.get_or_insert(err);
+            }
+        }
+    }
+    Ok((out, first_error))
+}
+
+/// `reports/<name>.html` and `.json`.
+pub fn report_paths(ws: &Workspace, name: &str) -> (PathBuf, PathBuf) {
+    let dir = ws.reports_dir();
+    (
+        dir.join(format!("{name}.html")),
+        dir.join(format!("{name}.json")),
+    )
 }
 
 /// Opens the database for reporting, refusing when nothing was staged: an
@@ -120,36 +290,78 @@ fn render_report(
         }
         Err(e) => return Err(e).at(&sql_path),
     };
+    // The SQL may name the publisher's custom tables (`{{prefix}}_equipment`),
+    // like transforms and checks do.
+    let text = crate::transform::render(&text, &ws.config.prefix);
+    let header = ReportHeader::new(ws, name, sql_path.display().to_string());
+    let page_title = title_of(name);
+    let queries = parse_named_queries(&text, &sql_path)?;
+    let unmet = unmet_requirements(conn, &parse_requirements(&text, &sql_path)?)?;
+    if !unmet.is_empty() {
+        let mut commands: Vec<String> = Vec::new();
+        for command in unmet.iter().filter_map(|u| u.command.clone()) {
+            if !commands.contains(&command) {
+                commands.push(command);
+            }
+        }
+        let waiting = Waiting {
+            commands: commands.clone(),
+            missing: unmet,
+        };
+        let template = TemplateInfo::of(ws, templates, templates::BASE_TEMPLATE);
+        let context = WaitingContext {
+            header: &header,
+            page_title,
+            template: &template,
+            waiting: &waiting,
+        };
+        let html = templates.render(templates::BASE_TEMPLATE, &context)?;
+        let json = serde_json::to_string_pretty(&context).expect("report context serializes");
+        let (html_path, json_path) = write_report(ws, name, &html, &json)?;
+        return Ok(RenderedReport {
+            name: name.to_string(),
+            html: html_path,
+            json: json_path,
+            status: ReportStatus::Waiting,
+            waits_for: commands,
+            problem: None,
+        });
+    }
+
     let mut results = BTreeMap::new();
-    for query in parse_named_queries(&text, &sql_path)? {
-        let rows = run_query(conn, &query, &sql_path)?;
+    for query in &queries {
+        let rows = run_query(conn, query, &sql_path)?;
         results.insert(query.name.clone(), rows);
     }
-    let header = ReportHeader {
-        report: name.to_string(),
-        workspace: ws.root.display().to_string(),
-        generated_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
-        ferry_version: env!("CARGO_PKG_VERSION"),
-        sql_file: sql_path.display().to_string(),
-    };
+    let template_name = Templates::template_name(name);
+    let template = TemplateInfo::of(ws, templates, &template_name);
     let context = ReportContext {
         header: &header,
+        page_title,
+        template: &template,
         results: &results,
     };
-    let html = templates.render(&Templates::template_name(name), &context)?;
+    let html = templates.render(&template_name, &context)?;
     let json = serde_json::to_string_pretty(&context).expect("report context serializes");
-
-    let dir = ws.reports_dir();
-    std::fs::create_dir_all(&dir).at(&dir)?;
-    let html_path = dir.join(format!("{name}.html"));
-    let json_path = dir.join(format!("{name}.json"));
-    write_atomically(&html_path, html.as_bytes())?;
-    write_atomically(&json_path, json.as_bytes())?;
+    let (html_path, json_path) = write_report(ws, name, &html, &json)?;
     Ok(RenderedReport {
         name: name.to_string(),
         html: html_path,
         json: json_path,
+        status: ReportStatus::Rendered,
+        waits_for: Vec::new(),
+        problem: None,
     })
+}
+
+/// Writes `reports/<name>.html` and `.json`.
+fn write_report(ws: &Workspace, name: &str, html: &str, json: &str) -> Result<(PathBuf, PathBuf)> {
+    let dir = ws.reports_dir();
+    std::fs::create_dir_all(&dir).at(&dir)?;
+    let (html_path, json_path) = report_paths(ws, name);
+    write_atomically(&html_path, html.as_bytes())?;
+    write_atomically(&json_path, json.as_bytes())?;
+    Ok((html_path, json_path))
 }
 
 /// Writes under a temporary name and renames, so a browser never opens half

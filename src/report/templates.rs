@@ -5,6 +5,17 @@
 //! instead of an empty cell; `.html.j2` names get HTML auto-escaping, so every
 //! value from the data is escaped unless a template says otherwise (none
 //! does). The few filters registered here format numbers for people.
+//!
+//! A workspace may change how a report looks without rebuilding ferry: a
+//! file `<workspace>/templates/<name>` replaces the built-in template of that
+//! name, for the report itself and for everything that extends or imports it
+//! (`base.html.j2`, `charts.html.j2`), so restyling every page is one copied
+//! file. [`Templates::for_workspace`] looks there first; [`Templates::new`]
+//! uses the built-in set only. Templates load lazily through one loader, so
+//! an override is read (and its syntax checked) when a report first uses it,
+//! and its errors name the workspace file.
+
+use std::path::{Path, PathBuf};
 
 use minijinja::{Environment, Error as TemplateError, ErrorKind, UndefinedBehavior, Value};
 use serde::Serialize;
@@ -23,27 +34,58 @@ static EMBEDDED_TEMPLATES: include_dir::Dir<'static> =
 /// from a `sql/reports/*.sql` query, so `ferry report` does not list it.
 pub const PLAN_TEMPLATE: &str = "plan.html.j2";
 
+/// The folder of a workspace whose templates replace the built-in ones.
+pub const OVERRIDE_DIR: &str = "templates";
+
+/// Where a template's text comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TemplateSource {
+    /// Shipped inside the binary.
+    BuiltIn,
+    /// A workspace file that replaces the built-in template.
+    Workspace { path: String },
+}
+
 /// Owns the template environment; build it once, render many reports.
 pub struct Templates {
     env: Environment<'static>,
+    overrides: Option<PathBuf>,
 }
 
 impl Templates {
+    /// The built-in templates only.
     pub fn new() -> Result<Self> {
+        Ok(Self::with_overrides(None))
+    }
+
+    /// The built-in templates, each replaced by `<workspace>/templates/<name>`
+    /// when that file exists.
+    pub fn for_workspace(workspace_root: &Path) -> Result<Self> {
+        Ok(Self::with_overrides(Some(
+            workspace_root.join(OVERRIDE_DIR),
+        )))
+    }
+
+    fn with_overrides(overrides: Option<PathBuf>) -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
-        for file in EMBEDDED_TEMPLATES.files() {
-            let name = file.path().to_str().expect("template names are UTF-8");
-            let source = file
-                .contents_utf8()
-                .ok_or_else(|| Error::Usage(format!("embedded template {name} is not UTF-8")))?;
-            env.add_template(name, source)
-                .map_err(|e| template_error(name, &e))?;
-        }
+        let dir = overrides.clone();
+        env.set_loader(move |name| load_template(dir.as_deref(), name));
         env.add_filter("num", format_number);
         env.add_filter("pct", format_percent);
         env.add_filter("clip", clip);
-        Ok(Templates { env })
+        Templates { env, overrides }
+    }
+
+    /// Whether `name` comes from the workspace or from the binary.
+    pub fn source_of(&self, name: &str) -> TemplateSource {
+        match override_path(self.overrides.as_deref(), name) {
+            Some(path) => TemplateSource::Workspace {
+                path: path.display().to_string(),
+            },
+            None => TemplateSource::BuiltIn,
+        }
     }
 
     /// Report names: every built-in `sql/reports/<name>.sql` (its template
@@ -61,6 +103,11 @@ impl Templates {
         names
     }
 
+    /// Whether a built-in template of this name exists.
+    pub fn is_builtin(name: &str) -> bool {
+        EMBEDDED_TEMPLATES.get_file(name).is_some()
+    }
+
     /// The template file name of a report.
     pub fn template_name(report: &str) -> String {
         format!("{report}.html.j2")
@@ -70,9 +117,73 @@ impl Templates {
         let tmpl = self
             .env
             .get_template(template)
-            .map_err(|e| template_error(template, &e))?;
+            .map_err(|e| self.template_error(template, &e))?;
         tmpl.render(context)
-            .map_err(|e| template_error(template, &e))
+            .map_err(|e| self.template_error(template, &e))
+    }
+
+    /// Compiles every built-in template (and its workspace override), so a
+    /// syntax error shows up in a test rather than in a user's report.
+    pub fn check_all(&self) -> Result<()> {
+        for file in EMBEDDED_TEMPLATES.files() {
+            let name = file.path().to_str().expect("template names are UTF-8");
+            self.env
+                .get_template(name)
+                .map_err(|e| self.template_error(name, &e))?;
+        }
+        Ok(())
+    }
+
+    fn template_error(&self, name: &str, err: &TemplateError) -> Error {
+        let failing = err.name().unwrap_or(name);
+        let overridden = override_path(self.overrides.as_deref(), failing);
+        let mut error = template_error(name, err);
+        if let (Some(path), Error::Usage(message)) = (overridden, &mut error) {
+            message.push_str(&format!(
+                "\n  note: {failing} is the workspace's own copy, {}; delete it to go back to the built-in one",
+                path.display()
+            ));
+        }
+        error
+    }
+}
+
+/// The workspace file that replaces `name`, if there is one. Names with a
+/// path in them never reach outside the override folder.
+fn override_path(dir: Option<&Path>, name: &str) -> Option<PathBuf> {
+    let dir = dir?;
+    let plain = !name.is_empty()
+        && !name.starts_with('/')
+        && name
+            .split(['/', '\\'])
+            .all(|part| part != ".." && !part.is_empty());
+    let path = dir.join(name);
+    (plain && path.is_file()).then_some(path)
+}
+
+fn load_template(
+    dir: Option<&Path>,
+    name: &str,
+) -> std::result::Result<Option<String>, TemplateError> {
+    if let Some(path) = override_path(dir, name) {
+        return std::fs::read_to_string(&path).map(Some).map_err(|e| {
+            TemplateError::new(
+                ErrorKind::InvalidOperation,
+                format!("cannot read the workspace template {}: {e}", path.display()),
+            )
+        });
+    }
+    match EMBEDDED_TEMPLATES.get_file(name) {
+        Some(file) => file
+            .contents_utf8()
+            .map(|s| Some(s.to_string()))
+            .ok_or_else(|| {
+                TemplateError::new(
+                    ErrorKind::InvalidOperation,
+                    format!("embedded template {name} is not UTF-8"),
+                )
+            }),
+        None => Ok(None),
     }
 }
 
@@ -125,6 +236,12 @@ fn format_number(value: Value) -> std::result::Result<String, TemplateError> {
         });
     }
     Ok(value.to_string())
+}
+
+/// A JSON number as the `num` filter shows it, so a test or the index can
+/// look for exactly the text a page carries.
+pub fn format_json_number(value: &serde_json::Value) -> String {
+    format_number(Value::from_serialize(value)).unwrap_or_else(|_| value.to_string())
 }
 
 fn group_thousands(n: i64) -> String {
@@ -210,9 +327,51 @@ mod tests {
     }
 
     #[test]
+    fn a_workspace_template_replaces_the_built_in_one_and_what_extends_it() {
+        let ws = tempfile::tempdir().unwrap();
+        let dir = ws.path().join(OVERRIDE_DIR);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join(BASE_TEMPLATE),
+            "<main>ours {{ header.report }}: {% block content %}{% endblock %}</main>",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("mine.html.j2"),
+            "{% extends \"base.html.j2\" %}{% block content %}{{ v }}{% endblock %}",
+        )
+        .unwrap();
+        let templates = Templates::for_workspace(ws.path()).unwrap();
+        let context =
+            minijinja::context! { header => minijinja::context! { report => "x" }, v => "<b>" };
+        assert_eq!(
+            templates.render("mine.html.j2", &context).unwrap(),
+            "<main>ours x: &lt;b&gt;</main>"
+        );
+        assert!(matches!(
+            templates.source_of(BASE_TEMPLATE),
+            TemplateSource::Workspace { .. }
+        ));
+        assert_eq!(
+            templates.source_of("charts.html.j2"),
+            TemplateSource::BuiltIn
+        );
+        // Without the workspace, the built-in layout.
+        let built_in = Templates::new().unwrap();
+        assert!(built_in.render("mine.html.j2", &context).is_err());
+        // A name never reaches outside the folder.
+        std::fs::write(ws.path().join("outside.html.j2"), "secret").unwrap();
+        assert!(override_path(Some(&dir), "../outside.html.j2").is_none());
+        assert!(templates.render("../outside.html.j2", &context).is_err());
+    }
+
+    #[test]
     fn every_template_parses_and_values_are_escaped() {
         let templates = Templates::new().unwrap();
-        assert_eq!(Templates::reports(), vec!["inventory"]);
+        templates.check_all().unwrap();
+        for report in ["findings", "inventory", "push", "workflows"] {
+            assert!(Templates::reports().contains(&report), "{report}");
+        }
         let mut env = Environment::new();
         env.add_template("x.html.j2", "{{ v }}").unwrap();
         let out = env
