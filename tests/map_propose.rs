@@ -700,7 +700,7 @@ fn the_report_renders_and_escapes_what_it_shows() {
     evil.value = "<script>alert('x')</script>".to_string();
     evil.status = Status::NeedsDecision;
     p.options.push(evil);
-    let html = propose::render_html(&p);
+    let html = propose::render_html(&p, &ws.root());
     assert!(
         html.starts_with("<!DOCTYPE html>"),
         "{}",

@@ -32,18 +32,10 @@ pub fn run(ws: &Workspace, apply: bool, json: bool) -> Result<Outcome> {
             "run `ferry transform` first",
         ));
     }
-    let prefix = &ws.config.prefix;
     // The proposal is made against the same schema `ferry map propose`
     // uses (the target's metadata when a target is configured), so plan
     // and propose agree on which columns are custom.
-    let (planned, known) = if relation_exists(&conn, "meta", "inventory_fields")? {
-        let basis = plan_target::proposal_basis(ws)?;
-        eprintln!("proposing the map against {}", basis.label);
-        let planned = with_proposed_columns(ws, &conn, Schema::builtin(prefix), &basis.schema)?;
-        (planned, basis.read)
-    } else {
-        (Schema::builtin(prefix), None)
-    };
+    let (planned, known) = planned_schema(ws, &conn)?;
     let needs = plan::needs(&conn, &planned)?;
     drop(conn);
     let (target, label) = match &ws.config.target.url {
@@ -112,6 +104,25 @@ pub fn run(ws: &Workspace, apply: bool, json: bool) -> Result<Outcome> {
 /// field proposed for a column the target has but ferry's built-in schema
 /// does not know (an org's own custom column) brings that column's
 /// definition along, so its staged values are checked against it.
+/// ferry's reference schema plus the custom columns the map proposes, and
+/// the target's definitions when they were read for the proposal. `ferry
+/// plan` and push's preflight both judge the staged rows by it, so a column
+/// plan created as a choice column is not "incompatible" to push.
+pub fn planned_schema(
+    ws: &Workspace,
+    conn: &duckdb::Connection,
+) -> Result<(Schema, Option<plan_target::TargetRead>)> {
+    let prefix = &ws.config.prefix;
+    if relation_exists(conn, "meta", "inventory_fields")? {
+        let basis = plan_target::proposal_basis(ws)?;
+        eprintln!("proposing the map against {}", basis.label);
+        let planned = with_proposed_columns(ws, conn, Schema::builtin(prefix), &basis.schema)?;
+        Ok((planned, basis.read))
+    } else {
+        Ok((Schema::builtin(prefix), None))
+    }
+}
+
 fn with_proposed_columns(
     ws: &Workspace,
     conn: &duckdb::Connection,
@@ -280,7 +291,8 @@ fn write_reports(
         plan: result,
         entitlement_days: plan::entitlement_days(&result.estimate),
     };
-    let html = Templates::new()?.render(crate::report::templates::PLAN_TEMPLATE, &context)?;
+    let html = Templates::for_workspace(&ws.root)?
+        .render(crate::report::templates::PLAN_TEMPLATE, &context)?;
     let dir = ws.reports_dir();
     std::fs::create_dir_all(&dir).at(&dir)?;
     let html_path = dir.join("plan.html");

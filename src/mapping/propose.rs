@@ -2668,16 +2668,19 @@ fn custom_transform_sql(
 }
 
 /// The proposal as a self-contained HTML page (inline CSS, no scripts),
-/// every value escaped by the template engine.
-pub fn render_html(proposal: &Proposal) -> String {
-    render(proposal).unwrap_or_else(|e| {
-        // The template is embedded and covered by the tests; should it ever
-        // fail, the page still says so instead of the command crashing.
-        format!(
-            "<!DOCTYPE html><html><body><p>The mapping proposal could not be rendered: {}</p></body></html>",
-            escape_html(&e.to_string())
-        )
-    })
+/// every value escaped by the template engine; the workspace's own
+/// `templates/` override the built-in ones, as for every report.
+pub fn render_html(proposal: &Proposal, workspace_root: &std::path::Path) -> String {
+    crate::report::Templates::for_workspace(workspace_root)
+        .and_then(|templates| templates.render(TEMPLATE_NAME, context(proposal)))
+        .unwrap_or_else(|e| {
+            // Should a template ever fail, the page still says so instead of
+            // the command crashing.
+            format!(
+                "<!DOCTYPE html><html><body><p>The mapping proposal could not be rendered: {}</p></body></html>",
+                escape_html(&e.to_string())
+            )
+        })
 }
 
 fn escape_html(text: &str) -> String {
@@ -2685,17 +2688,6 @@ fn escape_html(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
-}
-
-/// Shortens text for a table cell; the full text stays in the title.
-fn clip(value: String, limit: Option<usize>) -> String {
-    let limit = limit.unwrap_or(60);
-    if value.chars().count() > limit {
-        let kept: String = value.chars().take(limit.saturating_sub(1)).collect();
-        format!("{kept}…")
-    } else {
-        value
-    }
 }
 
 #[derive(Serialize)]
@@ -2706,18 +2698,7 @@ struct ObjectView<'a> {
     counts: BTreeMap<&'static str, usize>,
 }
 
-fn render(proposal: &Proposal) -> std::result::Result<String, minijinja::Error> {
-    let mut env = minijinja::Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    env.add_filter("clip", clip);
-    env.add_template(
-        crate::report::templates::BASE_TEMPLATE,
-        include_str!("../../templates/base.html.j2"),
-    )?;
-    env.add_template(
-        TEMPLATE_NAME,
-        include_str!("../../templates/mapping-proposal.html.j2"),
-    )?;
+fn context(proposal: &Proposal) -> minijinja::Value {
     let objects: Vec<ObjectView> = proposal
         .objects
         .iter()
@@ -2766,7 +2747,7 @@ fn render(proposal: &Proposal) -> std::result::Result<String, minijinja::Error> 
         .iter()
         .filter(|o| o.new_option && o.status != Status::Confirmed)
         .collect();
-    let context = minijinja::context! {
+    minijinja::context! {
         header => minijinja::context! {
             report => "Mapping proposal",
             workspace => proposal.workspace.clone(),
@@ -2790,6 +2771,5 @@ fn render(proposal: &Proposal) -> std::result::Result<String, minijinja::Error> 
         decisions_fields => decisions_fields,
         decisions_options => decisions_options,
         new_options => new_options,
-    };
-    env.get_template(TEMPLATE_NAME)?.render(context)
+    }
 }

@@ -122,17 +122,17 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
         }
         return Ok(Outcome::Problems);
     }
-    let prefix = ws.config.prefix.clone();
-    let builtin = Schema::builtin(&prefix);
-    let needs = crate::plan::needs(&conn, &builtin)?;
+    let (planned, known) = crate::commands::plan::planned_schema(ws, &conn)?;
+    let needs = crate::plan::needs(&conn, &planned)?;
     let (target_schema, target_label) = match (&ws.config.target.url, options.dry_run) {
-        (None, true) => (builtin.clone(), "ferry's built-in reference".to_string()),
-        _ => crate::commands::plan_target::read_target(ws, &needs, None)?,
+        (None, true) => (planned.clone(), "ferry's built-in reference".to_string()),
+        _ => crate::commands::plan_target::read_target(ws, &needs, known.as_ref())?,
     };
-    // Preflight: every table, column and option value the rows use exists.
+    // Preflight: every table, column and option value the rows use exists,
+    // judged by the same planned schema as `ferry plan`.
     let plan = crate::plan::compare(
         &needs,
-        &builtin,
+        &planned,
         &target_schema,
         &target_label,
         false,
