@@ -1,3 +1,5 @@
+#![allow(dead_code)]
+
 //! What the push tests share: an emulated org seeded with the
 //! technicians' users, a workspace pointed at it, ferry run with the
 //! client secret, and a dirty workspace made pushable.

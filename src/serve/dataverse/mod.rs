@@ -102,11 +102,13 @@ impl DataverseConfig {
 
 impl DataverseConfig {
     /// Seeds a user for every technician of a ServiceTracker export
-    /// (`technicians.csv`) that has an e-mail: enabled when the technician
-    /// is active, disabled when not. A real org has its people before a
+    /// (`technicians.csv`) with an e-mail at the company's domain (the
+    /// domain most technicians share): enabled when the technician is
+    /// active, disabled when not. A real org has its people before a
     /// migration starts (SPEC §9 systemuser: users are matched, never
-    /// created), so a rehearsal org needs them too; technicians without an
-    /// e-mail stay without a user, as in a real tenant.
+    /// created), so a rehearsal org needs them too. Technicians without an
+    /// e-mail, or with a personal one (a gmail address), stay without a
+    /// user, as in a real tenant, whose users sign in with company accounts.
     pub fn with_technician_users(mut self, technicians_csv: &std::path::Path) -> Result<Self> {
         let mut reader = csv::Reader::from_path(technicians_csv).map_err(|e| {
             Error::input(
@@ -134,19 +136,34 @@ impl DataverseConfig {
             column("email")?,
             column("active")?,
         );
+        let mut records = Vec::new();
         for (line, record) in reader.records().enumerate() {
-            let record = record.map_err(|e| {
+            records.push(record.map_err(|e| {
                 Error::input(
                     technicians_csv,
                     format!("line {}: {e}", line + 2),
                     "fix the CSV",
                 )
-            })?;
-            let mail = record.get(email).unwrap_or("").trim().to_lowercase();
-            if mail.is_empty()
-                || !mail.contains('@')
-                || self.org.users.iter().any(|u| u.email == mail)
-            {
+            })?);
+        }
+        let mail_of =
+            |record: &csv::StringRecord| record.get(email).unwrap_or("").trim().to_lowercase();
+        let mut domains: std::collections::BTreeMap<String, usize> = Default::default();
+        for record in &records {
+            if let Some((_, domain)) = mail_of(record).split_once('@') {
+                *domains.entry(domain.to_string()).or_default() += 1;
+            }
+        }
+        let company_domain = domains
+            .iter()
+            .max_by_key(|(domain, n)| (**n, std::cmp::Reverse((*domain).clone())))
+            .map(|(domain, _)| domain.clone());
+        for record in &records {
+            let mail = mail_of(record);
+            let at_company = mail
+                .split_once('@')
+                .is_some_and(|(_, d)| Some(d) == company_domain.as_deref());
+            if !at_company || self.org.users.iter().any(|u| u.email == mail) {
                 continue;
             }
             self.org.users.push(store::SeedUser {
