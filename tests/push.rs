@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use ferry::serve::dataverse::faults::FaultConfig;
 use ferry::serve::dataverse::limits::LimitsConfig;
 use ferry::serve::dataverse::RunningDataverse;
-use push_target::{org_with, point_at, run, waive_errors};
+use push_target::{org_with, point_at, run, run_json, waive_errors};
 use staged::Staged;
 
 fn org_for(ws: &Staged) -> RunningDataverse {
@@ -23,9 +23,7 @@ fn org_for(ws: &Staged) -> RunningDataverse {
 }
 
 fn push(ws: &Staged) -> (i32, serde_json::Value) {
-    let (code, stdout, stderr) = run(ws, &["--json", "push"]);
-    let json = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("{e}: exit {code}\n{stdout}\n{stderr}"));
+    let (code, json, _) = run_json(ws, &["push"]);
     (code, json)
 }
 

@@ -18,15 +18,12 @@ use ferry::serve::dataverse::faults::FaultConfig;
 use ferry::serve::dataverse::limits::LimitsConfig;
 use ferry::serve::dataverse::store::RecordKey;
 use ferry::serve::dataverse::RunningDataverse;
-use push_target::{org_with, point_at, run, waive_errors};
+use push_target::{org_with, point_at, run, run_json, waive_errors};
 use serde_json::Value;
 use staged::Staged;
 
 fn reconcile(ws: &Staged) -> (i32, Value, String) {
-    let (code, stdout, stderr) = run(ws, &["--json", "reconcile"]);
-    let json = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("{e}: exit {code}\n{stdout}\n{stderr}"));
-    (code, json, stderr)
+    run_json(ws, &["reconcile"])
 }
 
 fn int(v: &Value) -> i64 {

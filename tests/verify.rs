@@ -14,16 +14,13 @@ use ferry::serve::dataverse::faults::FaultConfig;
 use ferry::serve::dataverse::limits::LimitsConfig;
 use ferry::serve::dataverse::store::{RecordKey, WriteMode};
 use ferry::serve::dataverse::RunningDataverse;
-use push_target::{org_with, point_at, run, waive_errors};
+use push_target::{org_with, point_at, run, run_json, waive_errors};
 use serde_json::{json, Map, Value};
 use staged::Staged;
 use uuid::Uuid;
 
 fn verify(ws: &Staged) -> (i32, Value, String) {
-    let (code, stdout, stderr) = run(ws, &["--json", "verify"]);
-    let json = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("{e}: exit {code}\n{stdout}\n{stderr}"));
-    (code, json, stderr)
+    run_json(ws, &["verify"])
 }
 
 /// A workspace whose staged rows were pushed into a fresh org.

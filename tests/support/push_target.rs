@@ -50,6 +50,18 @@ pub fn run(ws: &Staged, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Runs ferry with `--json` and the arguments: exit code, the JSON it
+/// printed on stdout, and stderr.
+pub fn run_json(ws: &Staged, args: &[&str]) -> (i32, serde_json::Value, String) {
+    let args: Vec<&str> = std::iter::once("--json")
+        .chain(args.iter().copied())
+        .collect();
+    let (code, stdout, stderr) = run(ws, &args);
+    let json = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: exit {code}\n{stdout}\n{stderr}"));
+    (code, json, stderr)
+}
+
 /// Waives every open error (with a reason), so the gate opens on the
 /// dirty dataset; the loader then meets the dirt itself.
 pub fn waive_errors(ws: &Staged) {
