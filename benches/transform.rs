@@ -135,7 +135,7 @@ fn main() {
         (ferry_transform + ferry_validate) / (base_transform + base_validate)
     );
     let mut slowest: Vec<_> = validated.checks.iter().collect();
-    slowest.sort_by(|a, b| b.1 .1.cmp(&a.1 .1));
+    slowest.sort_by_key(|c| std::cmp::Reverse(c.1 .1));
     let listed: Vec<String> = slowest
         .iter()
         .take(5)
@@ -143,7 +143,7 @@ fn main() {
         .collect();
     println!("slowest checks: {}", listed.join(", "));
     let mut files: Vec<_> = transformed.files.iter().collect();
-    files.sort_by(|a, b| b.duration_ms.cmp(&a.duration_ms));
+    files.sort_by_key(|f| std::cmp::Reverse(f.duration_ms));
     let listed: Vec<String> = files
         .iter()
         .take(5)

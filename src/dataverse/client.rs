@@ -493,9 +493,7 @@ impl RequestPacer {
     /// again. One request of the limit is left unused for requests the
     /// client does not pace (token refreshes, other processes' reads).
     fn admit(&mut self, now: Instant) -> Option<Instant> {
-        let Some(limit) = self.limit else {
-            return None;
-        };
+        let limit = self.limit?;
         while self
             .sent
             .front()

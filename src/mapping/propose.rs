@@ -16,28 +16,28 @@
 //! machine. The rules, in the order they decide:
 //!
 //! 1. What the built-in transforms already do is decided, not guessed: such
-//!   fields are confirmed at 1.0 with the file that maps them
-//!   ([`synonyms::BUILTIN`]). Translations already in
-//!   `mapping/optionsets.csv` are kept exactly as they are.
+//!    fields are confirmed at 1.0 with the file that maps them
+//!    ([`synonyms::BUILTIN`]). Translations already in
+//!    `mapping/optionsets.csv` are kept exactly as they are.
 //! 2. Other fields are scored against every writable column of the object's
-//!   target table: name (equal after normalising, a synonym, or close by
-//!   edit distance; `billing_`/`shipping_` pick address 1 or 2) × type
-//!   compatibility × value profile (e-mail, phone, URL patterns in the
-//!   samples against the column's format) × length (the longest value
-//!   against the column's maximum). The best pairs above
-//!   [`STANDARD_THRESHOLD`] win, one field per column.
+//!    target table: name (equal after normalising, a synonym, or close by
+//!    edit distance; `billing_`/`shipping_` pick address 1 or 2) × type
+//!    compatibility × value profile (e-mail, phone, URL patterns in the
+//!    samples against the column's format) × length (the longest value
+//!    against the column's maximum). The best pairs above
+//!    [`STANDARD_THRESHOLD`] win, one field per column.
 //! 3. Anything left becomes a custom column `<prefix>_<name>` whose type
-//!   follows the data: text with headroom over the longest value (Memo
-//!   beyond 4,000 characters or for multi-line text), a choice for a short
-//!   list of labels, whole numbers, decimals with the source's scale,
-//!   date-only dates, two-option booleans.
+//!    follows the data: text with headroom over the longest value (Memo
+//!    beyond 4,000 characters or for multi-line text), a choice for a short
+//!    list of labels, whole numbers, decimals with the source's scale,
+//!    date-only dates, two-option booleans.
 //! 4. Picklist values are matched to the target column's options by label:
-//!   equal labels, then known synonyms ([`synonyms::OPTION_SYNONYMS`]),
-//!   then edit distance. An undocumented value (`Waiting Parts`, `Urgent`)
-//!   is never settled by a guess: it is reported as needing a decision,
-//!   with the nearest option as a suggestion. A documented value that names
-//!   a tier the target lacks (`Critical`) gets a new option in the
-//!   publisher's range (100000000 upward, after any value already used).
+//!    equal labels, then known synonyms ([`synonyms::OPTION_SYNONYMS`]),
+//!    then edit distance. An undocumented value (`Waiting Parts`, `Urgent`)
+//!    is never settled by a guess: it is reported as needing a decision,
+//!    with the nearest option as a suggestion. A documented value that names
+//!    a tier the target lacks (`Critical`) gets a new option in the
+//!    publisher's range (100000000 upward, after any value already used).
 //!
 //! The outputs are for review, never silent changes: new translations are
 //! appended to `mapping/optionsets.csv` under comments that say they are
@@ -961,6 +961,9 @@ fn looks_like_decimal(v: &str) -> bool {
     }
 }
 
+/// A value profile and the test a sample value must pass to show it.
+type ProfileTest = (ValueProfile, fn(&str) -> bool);
+
 /// The profile most (80%) of a text field's sample, minimum and maximum
 /// values share.
 fn value_profile(field: &InventoryField) -> ValueProfile {
@@ -976,7 +979,7 @@ fn value_profile(field: &InventoryField) -> ValueProfile {
     let share = |test: fn(&str) -> bool| {
         values.iter().filter(|v| test(v.trim())).count() as f64 / values.len() as f64
     };
-    let checks: [(ValueProfile, fn(&str) -> bool); 6] = [
+    let checks: [ProfileTest; 6] = [
         (ValueProfile::Email, looks_like_email),
         (ValueProfile::Url, looks_like_url),
         (ValueProfile::Date, looks_like_date),

@@ -379,6 +379,10 @@ pub fn record_intents(
     Ok(())
 }
 
+/// A replaced owner or party: the record's guid and record id, and
+/// (column, wanted, reason, used) as `audit.substitutions` stores them.
+pub type SubstitutionRow = (Uuid, String, (String, String, String, String));
+
 /// Records a window's outcomes and substitutions and clears its intents,
 /// in one transaction.
 pub fn record_outcomes(
@@ -387,7 +391,7 @@ pub fn record_outcomes(
     step: &str,
     table: &str,
     outcomes: &[RecordOutcome],
-    substitutions: &[(Uuid, String, (String, String, String, String))],
+    substitutions: &[SubstitutionRow],
 ) -> Result<()> {
     let now = now();
     let tx = conn.transaction()?;

@@ -277,7 +277,7 @@ impl StepRun<'_> {
         audit::record_intents(conn, self.run, step.key(), &step.table, &intents)?;
         // Phase 3: write.
         let written = self.runtime.block_on(async {
-            let mut jobs: Vec<BoxFuture<'_, DvResult<Vec<(usize, Written)>>>> = Vec::new();
+            let mut jobs: Vec<ChunkJob<'_>> = Vec::new();
             let sizes: Vec<usize> = creates.iter().map(|(i, _)| rows[*i].bytes).collect();
             for range in chunk_bounds(&sizes, self.batch) {
                 jobs.push(Box::pin(self.create_chunk(step, creates[range].to_vec())));
@@ -640,6 +640,9 @@ fn batch_written(a: &crate::dataverse::client::BatchResponse) -> Written {
         }),
     }
 }
+
+/// One bulk request in flight: the rows it carries and how each went.
+type ChunkJob<'a> = BoxFuture<'a, DvResult<Vec<(usize, Written)>>>;
 
 /// A refusal about the records themselves (a value, a missing parent),
 /// as opposed to the org being unavailable: worth splitting the chunk.

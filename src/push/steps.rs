@@ -450,6 +450,17 @@ fn order_tables(
     }
 }
 
+/// The Web API entity set of a table ferry has no definition of:
+/// Dataverse's plural of the logical name (`transactioncurrency` →
+/// `transactioncurrencies`, `contracttemplate` → `contracttemplates`).
+pub fn default_entity_set(table: &str) -> String {
+    match table.strip_suffix('y') {
+        Some(stem) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{stem}ies"),
+        _ if table.ends_with('s') || table.ends_with('x') => format!("{table}es"),
+        _ => format!("{table}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -492,16 +503,5 @@ mod tests {
         edges.insert("b".to_string(), vec![("a_id".into(), "a".into(), true)]);
         let err = order_tables(&tables(&["a", "b"]), &edges).unwrap_err();
         assert!(err.to_string().contains("no load order exists"), "{err}");
-    }
-}
-
-/// The Web API entity set of a table ferry has no definition of:
-/// Dataverse's plural of the logical name (`transactioncurrency` →
-/// `transactioncurrencies`, `contracttemplate` → `contracttemplates`).
-pub fn default_entity_set(table: &str) -> String {
-    match table.strip_suffix('y') {
-        Some(stem) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{stem}ies"),
-        _ if table.ends_with('s') || table.ends_with('x') => format!("{table}es"),
-        _ => format!("{table}s"),
     }
 }

@@ -10,9 +10,10 @@
 //! `api.rs`'s job; this module only reads and writes the wire format.
 //!
 //! Sources, cited next to each behaviour below:
-//! - [batch doc]: Microsoft, "Execute batch operations using the Web API"
+//!
+//! - "batch doc": Microsoft, "Execute batch operations using the Web API"
 //!   (learn.microsoft.com/power-apps/developer/data-platform/webapi/execute-batch-operations-using-web-api).
-//! - [OData 11.7]: OData v4.0 Part 1: Protocol, §11.7 Batch Requests.
+//! - "OData 11.7": OData v4.0 Part 1: Protocol, §11.7 Batch Requests.
 //! - [RFC 2046]: RFC 2046 §5.1.1, the multipart body syntax.
 //! - [OData lib]: the resource strings of Microsoft.OData.Core (OData/odata.net),
 //!   the OData library behind the Web API; error texts follow them where the

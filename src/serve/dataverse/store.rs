@@ -46,7 +46,7 @@ pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 5_242_880;
 pub const MAX_UPLOAD_BYTES_CEILING: u64 = 131_072_000;
 /// The application user that client-credentials callers act as. Fixed so
 /// tests, the operations log and saved state agree across runs.
-pub const APPLICATION_USER_ID: Uuid = Uuid::from_u128(0x5eed_0001_0000_4000_8000_000000000001);
+pub const APPLICATION_USER_ID: Uuid = Uuid::from_u128(0x5eed0001_0000_4000_8000_000000000001);
 /// Where the seeded users' mailboxes live; `.example` cannot collide with a
 /// real tenant.
 pub const USER_DOMAIN: &str = "contoso-emulator.example";
@@ -3963,8 +3963,10 @@ mod tests {
 
     #[test]
     fn attachments_are_limited_by_their_base64_size() {
-        let mut org = OrgSettings::default();
-        org.max_upload_bytes = 16;
+        let org = OrgSettings {
+            max_upload_bytes: 16,
+            ..OrgSettings::default()
+        };
         let mut s = Store::new(Schema::builtin("st"), org);
         let acme = account(&mut s, "Acme");
         let note = |text: &str| {
