@@ -107,7 +107,10 @@ pub fn run(dir: &Path, customers: u64, seed: u64, json: bool) -> Result<Outcome>
     runner.expect_ok("transform", &["transform"])?;
     let (validate_code, _) = runner.ferry("validate", &["validate"])?;
     let waived = if validate_code == 1 {
-        let waived = write_demo_waivers(&ws)?;
+        let waived = waive_every_error(
+            &ws,
+            "ferry demo: loaded as is so the reports show what Dataverse makes of it",
+        )?;
         eprintln!("ferry demo: validation found {waived} kinds of error (the planted dirt); the demo waives them in mapping/waivers.csv so the loader meets the dirt itself");
         runner.expect_ok("validate", &["validate"])?;
         waived
@@ -244,9 +247,10 @@ fn stopped(command: &str, code: i32, logs: &Path) -> Error {
     ))
 }
 
-/// Waives every open error by rule and object, each with a reason that
-/// says the demo did it, and returns how many rule/object pairs it waived.
-fn write_demo_waivers(ws: &Workspace) -> Result<usize> {
+/// Waives every open error by rule and object with `reason`, and returns
+/// how many rule/object pairs it waived. For rehearsals on dirty data (the
+/// demo, the push tests): the loader then meets the dirt itself.
+pub fn waive_every_error(ws: &Workspace, reason: &str) -> Result<usize> {
     let conn = open(ws)?;
     let mut stmt = conn.prepare(
         "SELECT DISTINCT rule, object FROM \"check\".findings WHERE severity = 'error' ORDER BY ALL",
@@ -260,17 +264,16 @@ fn write_demo_waivers(ws: &Workspace) -> Result<usize> {
         text = "rule,object,record_id,reason\n".into();
     }
     for (rule, object) in &pairs {
-        text.push_str(&format!(
-            "{rule},{object},,ferry demo: loaded as is so the reports show what Dataverse makes of it\n"
-        ));
+        text.push_str(&format!("{rule},{object},,{reason}\n"));
     }
     std::fs::write(&path, text).at(&path)?;
     Ok(pairs.len())
 }
 
-/// Cuts staged text to its Dataverse column's length; returns how many
-/// values it cut. Push's preflight refuses values that do not fit.
-fn shorten_values_that_do_not_fit(ws: &Workspace) -> Result<u64> {
+/// Cuts staged text to its Dataverse column's length — the fix an analyst
+/// would make at the source — and returns how many values it cut. Push's
+/// preflight refuses values that do not fit.
+pub fn shorten_values_that_do_not_fit(ws: &Workspace) -> Result<u64> {
     let conn = open(ws)?;
     let mut stmt = conn.prepare(
         "SELECT t.table_name, t.column_name, t.max_length FROM map.target_columns t

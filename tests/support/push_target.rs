@@ -63,42 +63,20 @@ pub fn run_json(ws: &Staged, args: &[&str]) -> (i32, serde_json::Value, String) 
 }
 
 /// Waives every open error (with a reason), so the gate opens on the
-/// dirty dataset; the loader then meets the dirt itself.
+/// dirty dataset, and cuts values longer than their column in stg (push's
+/// preflight refuses them) — what `ferry demo` does, through its own code.
 pub fn waive_errors(ws: &Staged) {
     let (code, out, err) = run(ws, &["transform"]);
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = run(ws, &["validate"]);
     assert!(code <= 1, "{out}{err}");
-    let rules = ws.query(
-        "SELECT DISTINCT rule, object FROM \"check\".findings WHERE severity = 'error' ORDER BY ALL",
-    );
-    let mut csv = String::from("rule,object,record_id,reason\n");
-    for r in rules {
-        csv.push_str(&format!(
-            "{},{},,push test: loaded as is to see what Dataverse says\n",
-            r["rule"].as_str().unwrap(),
-            r["object"].as_str().unwrap()
-        ));
-    }
-    std::fs::write(ws.root().join("mapping/waivers.csv"), csv).unwrap();
+    let workspace = ferry::workspace::Workspace::open(&ws.root()).unwrap();
+    ferry::commands::demo::waive_every_error(
+        &workspace,
+        "push test: loaded as is to see what Dataverse says",
+    )
+    .unwrap();
     let (code, out, err) = run(ws, &["validate"]);
     assert_eq!(code, 0, "{out}{err}");
-    // Preflight refuses values longer than their column (plan marks the
-    // column incompatible); the analyst would fix them at the source. Here
-    // they are cut in stg, as that fix would.
-    let long = ws.query(
-        "SELECT t.table_name, t.column_name, t.max_length FROM map.target_columns t
-         JOIN duckdb_columns() c ON c.schema_name = 'stg' AND c.table_name = t.table_name AND c.column_name = t.column_name
-         WHERE t.max_length IS NOT NULL AND c.data_type = 'VARCHAR'",
-    );
-    for c in long {
-        let (t, col, n) = (
-            c["table_name"].as_str().unwrap(),
-            c["column_name"].as_str().unwrap(),
-            c["max_length"].as_i64().unwrap(),
-        );
-        ws.query(&format!(
-            "UPDATE stg.{t} SET {col} = left({col}, {n}) WHERE length({col}) > {n}"
-        ));
-    }
+    ferry::commands::demo::shorten_values_that_do_not_fit(&workspace).unwrap();
 }
