@@ -1,7 +1,9 @@
 //! End-to-end benchmark of the landing pipeline: `generate`, `extract` and
 //! `stage` on a generated export, each in its own process so its peak RSS
 //! can be read, with DuckDB's own CSV→Parquet conversion of the same files
-//! run side by side as the baseline.
+//! as the baseline: run by the stock DuckDB (the PyPI package of the version
+//! ferry links, the independent anchor) and by ferry's linked DuckDB in this
+//! process.
 //!
 //! `cargo bench --bench pipeline` (scale: `FERRY_BENCH_CUSTOMERS`, default
 //! 20000; scratch space: `FERRY_BENCH_DIR`, default a temporary folder).
@@ -11,25 +13,37 @@ mod support;
 use std::path::Path;
 use std::time::Instant;
 
-use support::{customers, mib, run_ferry, scratch};
+use support::{customers, mib, run_ferry, scratch, StockDuckdb};
 
-/// DuckDB's own conversion of each CSV to Parquet, in this process.
-fn duckdb_baseline(export: &Path, out: &Path) -> f64 {
+/// DuckDB's own conversion of each CSV to Parquet: one `COPY` per object.
+fn copy_statements(export: &Path, out: &Path) -> Vec<(String, String)> {
     std::fs::create_dir_all(out).unwrap();
-    let conn = ferry::duck::open_in_memory().unwrap();
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(export.join("manifest.json")).unwrap()).unwrap();
+    manifest["objects"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, entry)| {
+            let csv = export.join(entry["file"].as_str().unwrap());
+            let parquet = out.join(format!("{name}.parquet"));
+            // COPY takes its target as a literal; these are the benchmark's own paths.
+            let sql = format!(
+                "COPY (FROM read_csv('{}', ignore_errors = true)) TO '{}' (FORMAT parquet)",
+                csv.display().to_string().replace('\'', "''"),
+                parquet.display().to_string().replace('\'', "''")
+            );
+            (name.clone(), sql)
+        })
+        .collect()
+}
+
+/// The same statements through ferry's linked DuckDB, in this process.
+fn in_process_baseline(statements: &[(String, String)]) -> f64 {
+    let conn = ferry::duck::open_in_memory().unwrap();
     let start = Instant::now();
-    for (name, entry) in manifest["objects"].as_object().unwrap() {
-        let csv = export.join(entry["file"].as_str().unwrap());
-        let parquet = out.join(format!("{name}.parquet"));
-        // COPY takes its target as a literal; these are the benchmark's own paths.
-        let sql = format!(
-            "COPY (FROM read_csv('{}', ignore_errors = true)) TO '{}' (FORMAT parquet)",
-            csv.display().to_string().replace('\'', "''"),
-            parquet.display().to_string().replace('\'', "''")
-        );
-        conn.execute_batch(&sql)
+    for (_, sql) in statements {
+        conn.execute_batch(sql)
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
     start.elapsed().as_secs_f64()
@@ -78,8 +92,18 @@ fn main() {
     let ferry_csv_seconds = report["timings"]["objects_seconds"].as_f64().unwrap();
     eprintln!("staging …");
     let stage = run_ferry(&["--workspace", &ws_s, "stage"]);
-    eprintln!("baseline: DuckDB COPY (FROM read_csv(...)) TO parquet …");
-    let duckdb_seconds = duckdb_baseline(&export, &scratch.path().join("duckdb-baseline"));
+    let stock = StockDuckdb::install();
+    eprintln!(
+        "baseline: {}: COPY (FROM read_csv(...)) TO parquet …",
+        stock.describe()
+    );
+    let statements = copy_statements(&export, &scratch.path().join("stock-baseline"));
+    let stock_seconds = stock.run(None, false, &statements).seconds;
+    eprintln!("baseline: the same COPY through ferry's own DuckDB, in this process …");
+    let duckdb_seconds = in_process_baseline(&copy_statements(
+        &export,
+        &scratch.path().join("duckdb-baseline"),
+    ));
 
     println!();
     println!("ferry landing benchmark: {customers} customers, {source_rows} source rows, {:.1} MiB of CSV", mib(csv_bytes));
@@ -108,15 +132,26 @@ fn main() {
     );
     println!(
         "{:<28} {:>10.2} {:>14.0}",
-        "DuckDB COPY read_csv→parquet",
+        "stock DuckDB COPY →parquet",
+        stock_seconds,
+        source_rows as f64 / stock_seconds
+    );
+    println!(
+        "{:<28} {:>10.2} {:>14.0}",
+        "ferry's DuckDB, same COPY",
         duckdb_seconds,
         source_rows as f64 / duckdb_seconds
     );
+    println!("anchor: {}", stock.describe());
     println!();
     println!(
-        "ratio ferry/DuckDB, CSV→Parquet: {:.2} (target ≤ 1.5); whole extract command incl. attachments and checksums: {:.2}",
-        ferry_csv_seconds / duckdb_seconds,
-        extract.seconds / duckdb_seconds
+        "ratio ferry/stock DuckDB, CSV→Parquet: {:.2} (target ≤ 1.5); whole extract command incl. attachments and checksums: {:.2}",
+        ferry_csv_seconds / stock_seconds,
+        extract.seconds / stock_seconds
+    );
+    println!(
+        "ratio ferry's DuckDB/stock DuckDB on the same COPY: {:.2} (≈ 1 when ferry links a release build of DuckDB)",
+        duckdb_seconds / stock_seconds
     );
     let worst = [&generate, &extract, &stage]
         .iter()

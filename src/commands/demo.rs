@@ -204,6 +204,7 @@ impl Runner {
             args.join(" ")
         );
         let exe = ferry_executable()?;
+        let started = std::time::Instant::now();
         let output = Command::new(&exe)
             .arg("--workspace")
             .arg(&self.root)
@@ -215,7 +216,11 @@ impl Runner {
             .at(&exe)?;
         std::fs::write(&log, &output.stdout).at(&log)?;
         let code = output.status.code().unwrap_or(3);
-        eprintln!("   exit {code}; output in {}", log.display());
+        eprintln!(
+            "   exit {code} after {:.1} s; output in {}",
+            started.elapsed().as_secs_f64(),
+            log.display()
+        );
         Ok((code, String::from_utf8_lossy(&output.stdout).into_owned()))
     }
 

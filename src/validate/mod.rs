@@ -123,15 +123,7 @@ pub fn run_validate(ws: &Workspace) -> Result<ValidateSummary> {
     let progress = crate::progress::steps("validate", checks.len() as u64);
     conn.execute_batch("BEGIN TRANSACTION")?;
     let result = (|| -> Result<BTreeMap<String, (u64, u64)>> {
-        conn.execute_batch(
-            "CREATE SCHEMA IF NOT EXISTS \"check\";
-             CREATE OR REPLACE TABLE \"check\".findings (
-                check_file VARCHAR NOT NULL, severity VARCHAR NOT NULL, object VARCHAR,
-                record_id VARCHAR, field VARCHAR, rule VARCHAR NOT NULL, message VARCHAR,
-                waived BOOLEAN NOT NULL DEFAULT false, waiver_reason VARCHAR);
-             CREATE OR REPLACE TABLE \"check\".runs (
-                check_file VARCHAR, findings BIGINT, duration_ms BIGINT, ran_at TIMESTAMPTZ);",
-        )?;
+        conn.execute_batch(FINDINGS_DDL)?;
         let mut per_check = BTreeMap::new();
         for check in &checks {
             progress.set_message(check.name.clone());
@@ -172,16 +164,32 @@ pub fn run_validate(ws: &Workspace) -> Result<ValidateSummary> {
     Ok(summary)
 }
 
-/// Runs one check into `check.findings`; returns its number of findings.
-fn run_check(conn: &Connection, ws: &Workspace, check: &CheckFile) -> Result<u64> {
-    let body = render(query_body(&check.text), &ws.config.prefix);
+/// The tables a validate run fills, emptied at its start.
+pub const FINDINGS_DDL: &str = "CREATE SCHEMA IF NOT EXISTS \"check\";
+     CREATE OR REPLACE TABLE \"check\".findings (
+        check_file VARCHAR NOT NULL, severity VARCHAR NOT NULL, object VARCHAR,
+        record_id VARCHAR, field VARCHAR, rule VARCHAR NOT NULL, message VARCHAR,
+        waived BOOLEAN NOT NULL DEFAULT false, waiver_reason VARCHAR);
+     CREATE OR REPLACE TABLE \"check\".runs (
+        check_file VARCHAR, findings BIGINT, duration_ms BIGINT, ran_at TIMESTAMPTZ);";
+
+/// The statement that files one check's findings into `check.findings`;
+/// its one parameter (`?`) is the check's name. The benchmarks run this very
+/// text in the stock DuckDB.
+pub fn findings_insert_sql(check: &CheckFile, prefix: &str) -> String {
+    let body = render(query_body(&check.text), prefix);
     // The newline before `)` keeps a trailing `--` comment from eating it.
-    let sql = format!(
+    format!(
         "INSERT INTO \"check\".findings (check_file, severity, object, record_id, field, rule, message)
          SELECT ?, severity::VARCHAR, object::VARCHAR, record_id::VARCHAR, field::VARCHAR,
                 rule::VARCHAR, message::VARCHAR
          FROM (\n{body}\n) AS finding"
-    );
+    )
+}
+
+/// Runs one check into `check.findings`; returns its number of findings.
+fn run_check(conn: &Connection, ws: &Workspace, check: &CheckFile) -> Result<u64> {
+    let sql = findings_insert_sql(check, &ws.config.prefix);
     let n = conn.execute(&sql, params![check.name]).map_err(|e| {
         Error::input(
             &check.path,
