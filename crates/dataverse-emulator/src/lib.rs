@@ -1,0 +1,1 @@
+//! A local Dataverse Web API (being moved here from `ferry::serve::dataverse`).

@@ -1,0 +1,1 @@
+//! A local ServiceTracker REST API (being moved here from `ferry::serve::servicetracker`).

@@ -1,0 +1,1 @@
+//! Synthetic ServiceTracker exports (being moved here from `ferry::generate`).
