@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use ferry::serve::servicetracker::{Emulator, EmulatorConfig};
+use servicetracker_emulator::{Emulator, EmulatorConfig};
 
 const KEY: &str = "bench-key";
 

@@ -204,7 +204,7 @@ pub enum ServeTarget {
         daily_budget: u64,
         /// Answer the Nth page request of OBJECT with truncated JSON (repeatable).
         #[arg(long, value_name = "OBJECT:N")]
-        malformed_page: Vec<crate::serve::servicetracker::MalformedPage>,
+        malformed_page: Vec<servicetracker_emulator::MalformedPage>,
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },

@@ -10,7 +10,6 @@ pub mod commands;
 pub mod dataverse;
 pub mod duck;
 pub mod error;
-pub mod generate;
 pub mod identity;
 pub mod landing;
 pub mod mapping;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use ferry::serve::servicetracker::{Emulator, EmulatorConfig, MalformedPage, RunningEmulator};
+use servicetracker_emulator::{Emulator, EmulatorConfig, MalformedPage, RunningEmulator};
 use support::{duck, rows, TestWorkspace};
 
 const KEY: &str = "st-test-key-5f2c9a";

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use chrono::{LocalResult, NaiveDate, NaiveDateTime, TimeZone};
 use csv::StringRecord;
-use ferry::generate::{
+use ferry::source::schema::{self, FieldType};
+use servicetracker_generator::{
     generate_export, minimum_customers, sanitize_file_name, DirtFile, DirtKind, GenerateOptions,
     GenerateSummary,
 };
-use ferry::source::schema::{self, FieldType};
 use sha2::{Digest, Sha256};
 
 /// Enough customers for a few records of each dirt kind, small enough to
@@ -449,12 +449,20 @@ fn check_dirt_signatures(export: &Export) {
         work_orders.ids_where(|r| !site_ids.contains(wo(r, "site_id").as_str())),
         export.dirt_ids(OrphanWorkOrderSite, "work_orders")
     );
-    let statuses = schema::WORK_ORDERS.field("status").unwrap().picklist;
+    let statuses = schema::object("work_orders")
+        .unwrap()
+        .field("status")
+        .unwrap()
+        .picklist;
     assert_eq!(
         work_orders.ids_where(|r| !statuses.contains(&wo(r, "status").as_str())),
         export.dirt_ids(UndocumentedStatus, "work_orders")
     );
-    let priorities = schema::WORK_ORDERS.field("priority").unwrap().picklist;
+    let priorities = schema::object("work_orders")
+        .unwrap()
+        .field("priority")
+        .unwrap()
+        .picklist;
     assert_eq!(
         work_orders.ids_where(|r| !priorities.contains(&wo(r, "priority").as_str())),
         export.dirt_ids(UndocumentedPriority, "work_orders")

@@ -8,8 +8,8 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ferry::generate::{generate_export, GenerateOptions};
-use ferry::generate::{DirtEntry, DirtFile, DirtKind};
+use servicetracker_generator::{generate_export, GenerateOptions};
+use servicetracker_generator::{DirtEntry, DirtFile, DirtKind};
 use support::TestWorkspace;
 
 const CUSTOMERS: u64 = 600;

@@ -13,16 +13,14 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use chrono::{DateTime, NaiveDate, TimeZone};
-use ferry::generate::{generate_export, DirtFile, DirtKind, GenerateOptions};
 use ferry::landing::extract::{extract_csv, ExtractOptions, ExtractReport};
 use ferry::landing::manifest::ColumnOrigin;
-use ferry::serve::servicetracker::{
-    Emulator, EmulatorConfig, MalformedPage, RunningEmulator, Stats,
-};
 use ferry::source::schema::FieldType;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use servicetracker_emulator::{Emulator, EmulatorConfig, MalformedPage, RunningEmulator, Stats};
+use servicetracker_generator::{generate_export, DirtFile, DirtKind, GenerateOptions};
 use sha2::{Digest, Sha256};
 use support::{duck, rows};
 
@@ -1103,9 +1101,9 @@ fn mutations_keep_every_other_byte_and_the_dirt_ground_truth() {
         })
         .collect();
     let dirt_before = DirtFile::read(export.path.join("dirt.json")).unwrap();
-    let summary = ferry::generate::mutate::mutate_export(
+    let summary = servicetracker_generator::mutate::mutate_export(
         &export.path,
-        &ferry::generate::mutate::MutateOptions {
+        &servicetracker_generator::mutate::MutateOptions {
             change: 12,
             delete: 30,
             seed: 1,
@@ -1216,9 +1214,9 @@ fn mutations_keep_every_other_byte_and_the_dirt_ground_truth() {
     assert_eq!(first, format!("{},{},{local}", d.object, d.id));
 
     // A second round extends the ground truth and moves time on again.
-    let second = ferry::generate::mutate::mutate_export(
+    let second = servicetracker_generator::mutate::mutate_export(
         &export.path,
-        &ferry::generate::mutate::MutateOptions {
+        &servicetracker_generator::mutate::MutateOptions {
             change: 3,
             delete: 2,
             seed: 1,

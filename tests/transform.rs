@@ -8,8 +8,8 @@ mod staged;
 
 use std::collections::BTreeSet;
 
-use ferry::generate::{DirtFile, DirtKind};
 use predicates::str::contains;
+use servicetracker_generator::{DirtFile, DirtKind};
 use staged::Staged;
 
 fn transformed_sales() -> Staged {

@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use assert_cmd::Command;
-use ferry::generate::{DirtFile, DirtKind};
 use serde_json::Value;
+use servicetracker_generator::{DirtFile, DirtKind};
 use staged::Staged;
 
 /// Which rule (sql/checks/<rule>.sql) must find each kind of dirt, and with

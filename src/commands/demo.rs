@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use duckdb::Connection;
+use servicetracker_emulator::{Emulator, EmulatorConfig};
+use servicetracker_generator::{generate_export_with_progress, GenerateOptions};
 
 use crate::error::{Error, IoContext, Result};
-use crate::generate::{generate_export, GenerateOptions};
 use crate::serve::dataverse::{DataverseConfig, DataverseEmulator};
-use crate::serve::servicetracker::{Emulator, EmulatorConfig};
 use crate::workspace::{Profile, SourceSetting, Workspace};
 use crate::Outcome;
 
@@ -46,14 +46,18 @@ pub fn run(dir: &Path, customers: u64, seed: u64, json: bool) -> Result<Outcome>
     std::fs::create_dir_all(&logs).at(&logs)?;
 
     eprintln!("ferry demo: generating a ServiceTracker export of {customers} customers (seed {seed}), with planted dirt …");
-    let generated = generate_export(
+    let bar = crate::progress::steps("generate", customers);
+    let generated = generate_export_with_progress(
         &export,
         &GenerateOptions {
             customers,
             seed,
             clean: false,
         },
-    )?;
+        |_| bar.inc(1),
+    );
+    bar.finish_and_clear();
+    let generated = generated?;
 
     eprintln!("ferry demo: starting the ServiceTracker and Dataverse emulators on 127.0.0.1 …");
     let loopback = "127.0.0.1:0".parse().expect("a socket address");
@@ -331,7 +335,7 @@ fn open(ws: &Workspace) -> Result<Connection> {
 /// were planted.
 fn dirt_ledger(
     conn: &Connection,
-    planted: &[crate::generate::DirtEntry],
+    planted: &[servicetracker_generator::DirtEntry],
     quarantined_by_the_api: u64,
 ) -> Result<Vec<DirtKindCount>> {
     conn.execute_batch(

@@ -2,7 +2,7 @@
 //! synthetic ServiceTracker CSV export (SPEC §8) and say what it holds.
 //! `ferry generate DIR --mutate --change N --delete M [--seed S]` changes
 //! and deletes records of an existing export instead (see
-//! [`crate::generate::mutate`]).
+//! [`servicetracker_generator::mutate`]).
 //!
 //! The objects and their row counts go to stdout as a table (or JSON with
 //! `--json`), followed by the dirt that was injected; progress goes to
@@ -11,21 +11,25 @@
 use std::path::Path;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
+use servicetracker_generator::mutate::{self, MutateOptions, MutateSummary};
+use servicetracker_generator::{self as generate, GenerateOptions, GenerateSummary};
 
-use crate::generate::mutate::{self, MutateOptions, MutateSummary};
-use crate::generate::{self, GenerateOptions, GenerateSummary};
 use crate::source::schema;
 use crate::{Outcome, Result};
 
 pub fn run(dir: &Path, customers: u64, seed: u64, clean: bool, json: bool) -> Result<Outcome> {
-    let summary = generate::generate_export(
+    let bar = crate::progress::steps("generate", customers);
+    let summary = generate::generate_export_with_progress(
         dir,
         &GenerateOptions {
             customers,
             seed,
             clean,
         },
-    )?;
+        |_| bar.inc(1),
+    );
+    bar.finish_and_clear();
+    let summary = summary?;
     if json {
         println!("{}", summary_json(dir, seed, clean, &summary));
     } else {

@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::serve::servicetracker::{Emulator, EmulatorConfig, MalformedPage, API_KEY_ENV};
 use crate::Outcome;
+use servicetracker_emulator::{Emulator, EmulatorConfig, MalformedPage, API_KEY_ENV};
 
 /// The `serve servicetracker` flags, as parsed.
 #[derive(Debug, Clone)]

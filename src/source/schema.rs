@@ -1,10 +1,18 @@
 //! The ServiceTracker data model as ferry knows it (SPEC §8.1).
 //!
 //! ServiceTracker documents its standard fields but not its custom ones, so
-//! this module is the single place that says which columns an export must
-//! have, how each is typed when it lands, which values a picklist documents
-//! and which fields point at other objects. The generator writes exports from
-//! it, the extractor types columns by it and the inventory profiles against it.
+//! this module is the single place in ferry that says which columns an export
+//! must have, how each is typed when it lands, which values a picklist
+//! documents and which fields point at other objects: the extractor types
+//! columns by it and the inventory profiles against it.
+//!
+//! The model itself is data, `servicetracker-objects.json` beside this file,
+//! embedded and parsed once: the generator and the emulator crates read the
+//! same file, so the three agree on the export without sharing code.
+
+use std::sync::LazyLock;
+
+use serde::Deserialize;
 
 /// How a field's text is typed when it lands in Parquet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -28,17 +36,6 @@ pub enum FieldType {
 }
 
 impl FieldType {
-    /// Money as Dataverse stores it: up to four decimal places.
-    pub const MONEY: FieldType = FieldType::Decimal {
-        precision: 19,
-        scale: 4,
-    };
-    /// Quantities of parts (feet, gallons, hours can be fractional).
-    pub const QUANTITY: FieldType = FieldType::Decimal {
-        precision: 19,
-        scale: 4,
-    };
-
     /// The name analysts see in the inventory and in DuckDB.
     pub fn sql_name(&self) -> String {
         match self {
@@ -63,6 +60,28 @@ impl FieldType {
             FieldType::Decimal { precision, scale } => format!("decimal({precision},{scale})"),
             FieldType::Double => "double".into(),
         }
+    }
+
+    /// The type a [`FieldType::label`] names.
+    pub fn from_label(label: &str) -> Option<FieldType> {
+        Some(match label {
+            "text" => FieldType::Text,
+            "timestamp" => FieldType::Timestamp,
+            "date" => FieldType::Date,
+            "boolean" => FieldType::Boolean,
+            "integer" => FieldType::Integer,
+            "double" => FieldType::Double,
+            _ => {
+                let (precision, scale) = label
+                    .strip_prefix("decimal(")?
+                    .strip_suffix(')')?
+                    .split_once(',')?;
+                FieldType::Decimal {
+                    precision: precision.trim().parse().ok()?,
+                    scale: scale.trim().parse().ok()?,
+                }
+            }
+        })
     }
 }
 
@@ -101,405 +120,229 @@ impl Object {
     }
 }
 
-const fn text(name: &'static str) -> Field {
-    Field {
-        name,
-        ty: FieldType::Text,
-        picklist: &[],
-        references: &[],
+/// The export contract ferry shares with the generator and the emulator
+/// (crates/servicetracker-*): each reads this same file with its own types.
+const OBJECTS_JSON: &str = include_str!("servicetracker-objects.json");
+
+/// Every ServiceTracker object, parents before children, as
+/// `servicetracker-objects.json` lists them. Iterate it or index it like a
+/// slice (`for o in OBJECTS`, `OBJECTS.len()`); the file is parsed once, on
+/// first use.
+pub const OBJECTS: Objects = Objects;
+
+/// The handle behind [`OBJECTS`]: dereferences to the parsed objects.
+#[derive(Debug, Clone, Copy)]
+pub struct Objects;
+
+impl std::ops::Deref for Objects {
+    type Target = [Object];
+
+    fn deref(&self) -> &'static [Object] {
+        static PARSED: LazyLock<&'static [Object]> = LazyLock::new(|| {
+            let model: ModelFile =
+                serde_json::from_str(OBJECTS_JSON).expect("servicetracker-objects.json parses");
+            assert_eq!(
+                model.custom_field_prefix, CUSTOM_FIELD_PREFIX,
+                "servicetracker-objects.json and CUSTOM_FIELD_PREFIX agree"
+            );
+            model
+                .objects
+                .into_iter()
+                .map(ObjectFile::into_static)
+                .collect::<Vec<_>>()
+                .leak()
+        });
+        *PARSED
     }
 }
-const fn typed(name: &'static str, ty: FieldType) -> Field {
-    Field {
-        name,
-        ty,
-        picklist: &[],
-        references: &[],
+
+impl IntoIterator for Objects {
+    type Item = &'static Object;
+    type IntoIter = std::slice::Iter<'static, Object>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        let objects: &'static [Object] = std::ops::Deref::deref(&self);
+        objects.iter()
     }
 }
-const fn pick(name: &'static str, values: &'static [&'static str]) -> Field {
-    Field {
-        name,
-        ty: FieldType::Text,
-        picklist: values,
-        references: &[],
-    }
-}
-const fn reference(name: &'static str, to: &'static [&'static str]) -> Field {
-    Field {
-        name,
-        ty: FieldType::Text,
-        picklist: &[],
-        references: to,
-    }
-}
-
-const ID: Field = text("id");
-const CREATED_AT: Field = typed("created_at", FieldType::Timestamp);
-const MODIFIED_AT: Field = typed("modified_at", FieldType::Timestamp);
-
-pub const CUSTOMERS: Object = Object {
-    name: "customers",
-    id_prefix: "CUS",
-    parent_types: &[],
-    fields: &[
-        ID,
-        text("company_name"),
-        text("primary_contact_name"),
-        text("email"),
-        text("phone"),
-        text("website"),
-        text("billing_street"),
-        text("billing_city"),
-        text("billing_state"),
-        text("billing_postal_code"),
-        text("billing_country"),
-        text("billing_contact_name"),
-        pick("invoice_method", &["Email", "Mail", "Portal"]),
-        text("po_number"),
-        pick(
-            "payment_terms",
-            &["Net 15", "Net 30", "Net 45", "Due on Receipt"],
-        ),
-        pick("status", &["Active", "Inactive"]),
-        CREATED_AT,
-        MODIFIED_AT,
-    ],
-};
-
-pub const CONTACTS: Object = Object {
-    name: "contacts",
-    id_prefix: "CON",
-    parent_types: &[],
-    fields: &[
-        ID,
-        reference("customer_id", &["customers"]),
-        text("first_name"),
-        text("last_name"),
-        text("job_title"),
-        text("direct_phone"),
-        text("mobile_phone"),
-        text("email"),
-        typed("is_primary", FieldType::Boolean),
-        CREATED_AT,
-        MODIFIED_AT,
-    ],
-};
-
-pub const SITES: Object = Object {
-    name: "sites",
-    id_prefix: "SIT",
-    parent_types: &[],
-    fields: &[
-        ID,
-        reference("customer_id", &["customers"]),
-        text("site_name"),
-        pick("site_type", &["Billing", "Shipping", "Service"]),
-        text("street1"),
-        text("street2"),
-        text("city"),
-        text("state"),
-        text("postal_code"),
-        text("country"),
-        typed("latitude", FieldType::Double),
-        typed("longitude", FieldType::Double),
-        text("access_notes"),
-        CREATED_AT,
-        MODIFIED_AT,
-    ],
-};
-
-pub const TECHNICIANS: Object = Object {
-    name: "technicians",
-    id_prefix: "TEC",
-    parent_types: &[],
-    fields: &[
-        ID,
-        text("first_name"),
-        text("last_name"),
-        text("email"),
-        text("phone"),
-        typed("active", FieldType::Boolean),
-        text("skills"),
-        typed("hourly_rate", FieldType::MONEY),
-        CREATED_AT,
-        MODIFIED_AT,
-    ],
-};
-
-pub const CONTRACTS: Object = Object {
-    name: "contracts",
-    id_prefix: "CTR",
-    parent_types: &[],
-    fields: &[
-        ID,
-        text("contract_number"),
-        reference("customer_id", &["customers"]),
-        text("name"),
-        pick("billing_terms", &["Monthly", "Quarterly", "Annually"]),
-        typed("start_date", FieldType::Date),
-        typed("end_date", FieldType::Date),
-        typed("value", FieldType::MONEY),
-        pick(
-            "pm_frequency",
-            &[
-                "Weekly",
-                "Monthly",
-                "Quarterly",
-                "Semi-Annually",
-                "Annually",
-            ],
-        ),
-        text("pm_routine"),
-        pick("status", &["Draft", "Active", "Expired", "Cancelled"]),
-        CREATED_AT,
-        MODIFIED_AT,
-    ],
-};
-
-pub const PARTS: Object = Object {
-    name: "parts",
-    id_prefix: "PRT",
-    parent_types: &[],
-    fields: &[
-        ID,
-        text("part_number"),
-        text("name"),
-        text("description"),
-        typed("unit_price", FieldType::MONEY),
-        pick(
-            "unit_of_measure",
-            &["Each", "Box", "Foot", "Gallon", "Hour"],
-        ),
-        typed("quantity_on_hand", FieldType::QUANTITY),
-        text("inventory_location"),
-        typed("active", FieldType::Boolean),
-        CREATED_AT,
-        MODIFIED_AT,
-    ],
-};
-
-pub const WORK_ORDER_STATUSES: &[&str] = &[
-    "Open",
-    "In Progress",
-    "On Hold",
-    "Closed Complete",
-    "Cancelled",
-];
-pub const WORK_ORDER_PRIORITIES: &[&str] = &["Low", "Medium", "High", "Critical"];
-
-pub const WORK_ORDERS: Object = Object {
-    name: "work_orders",
-    id_prefix: "WO",
-    parent_types: &[],
-    fields: &[
-        ID,
-        text("number"),
-        reference("customer_id", &["customers"]),
-        reference("site_id", &["sites"]),
-        reference("contract_id", &["contracts"]),
-        pick("status", WORK_ORDER_STATUSES),
-        pick("priority", WORK_ORDER_PRIORITIES),
-        pick(
-            "type",
-            &["Repair", "Installation", "Maintenance", "Inspection"],
-        ),
-        text("summary"),
-        text("description"),
-        reference("reported_by_contact_id", &["contacts"]),
-        reference("assigned_technician_id", &["technicians"]),
-        typed("completed_at", FieldType::Timestamp),
-        pick("sync_status", &["Synced", "Pending"]),
-        CREATED_AT,
-        MODIFIED_AT,
-    ],
-};
-
-pub const WORK_ORDER_PARTS: Object = Object {
-    name: "work_order_parts",
-    id_prefix: "WOP",
-    parent_types: &[],
-    fields: &[
-        ID,
-        reference("work_order_id", &["work_orders"]),
-        reference("part_id", &["parts"]),
-        typed("quantity", FieldType::QUANTITY),
-        typed("unit_price", FieldType::MONEY),
-        CREATED_AT,
-        MODIFIED_AT,
-    ],
-};
-
-pub const DISPATCHES: Object = Object {
-    name: "dispatches",
-    id_prefix: "DSP",
-    parent_types: &[],
-    fields: &[
-        ID,
-        reference("work_order_id", &["work_orders"]),
-        reference("technician_id", &["technicians"]),
-        typed("scheduled_start", FieldType::Timestamp),
-        typed("scheduled_end", FieldType::Timestamp),
-        typed("route_sequence", FieldType::Integer),
-        pick(
-            "dispatch_status",
-            &["Scheduled", "En Route", "On Site", "Completed"],
-        ),
-        CREATED_AT,
-        MODIFIED_AT,
-    ],
-};
-
-pub const ATTACHMENTS: Object = Object {
-    name: "attachments",
-    id_prefix: "ATT",
-    parent_types: &[("work_order", "work_orders"), ("customer", "customers")],
-    fields: &[
-        ID,
-        pick("parent_type", &["work_order", "customer"]),
-        reference("parent_id", &["work_orders", "customers"]),
-        text("file_name"),
-        text("content_type"),
-        typed("size_bytes", FieldType::Integer),
-        text("sha256"),
-        CREATED_AT,
-        MODIFIED_AT,
-    ],
-};
-
-pub const ACTIVITIES: Object = Object {
-    name: "activities",
-    id_prefix: "ACT",
-    parent_types: &[],
-    fields: &[
-        ID,
-        pick("type", &["Call", "Email", "Meeting"]),
-        text("subject"),
-        text("body"),
-        pick("direction", &["Inbound", "Outbound"]),
-        reference("customer_id", &["customers"]),
-        reference("contact_id", &["contacts"]),
-        reference("work_order_id", &["work_orders"]),
-        reference("technician_id", &["technicians"]),
-        typed("occurred_at", FieldType::Timestamp),
-        typed("duration_minutes", FieldType::Integer),
-        CREATED_AT,
-        MODIFIED_AT,
-    ],
-};
-
-pub const NOTES: Object = Object {
-    name: "notes",
-    id_prefix: "NOT",
-    parent_types: &[
-        ("customer", "customers"),
-        ("work_order", "work_orders"),
-        ("contract", "contracts"),
-    ],
-    fields: &[
-        ID,
-        pick("parent_type", &["customer", "work_order", "contract"]),
-        reference("parent_id", &["customers", "work_orders", "contracts"]),
-        text("body"),
-        reference("author_technician_id", &["technicians"]),
-        CREATED_AT,
-        MODIFIED_AT,
-    ],
-};
-
-pub const BILLING_HISTORY: Object = Object {
-    name: "billing_history",
-    id_prefix: "INV",
-    parent_types: &[],
-    fields: &[
-        ID,
-        reference("customer_id", &["customers"]),
-        text("invoice_number"),
-        typed("invoice_date", FieldType::Date),
-        typed("amount", FieldType::MONEY),
-        pick("status", &["Paid", "Open", "Overdue"]),
-        CREATED_AT,
-        MODIFIED_AT,
-    ],
-};
-
-pub const EQUIPMENT: Object = Object {
-    name: "equipment",
-    id_prefix: "EQP",
-    parent_types: &[],
-    fields: &[
-        ID,
-        text("serial_number"),
-        text("model"),
-        text("manufacturer"),
-        typed("install_date", FieldType::Date),
-        typed("warranty_end", FieldType::Date),
-        reference("customer_id", &["customers"]),
-        CREATED_AT,
-        MODIFIED_AT,
-    ],
-};
-
-pub const EQUIPMENT_SITES: Object = Object {
-    name: "equipment_sites",
-    id_prefix: "EQS",
-    parent_types: &[],
-    fields: &[
-        ID,
-        reference("equipment_id", &["equipment"]),
-        reference("site_id", &["sites"]),
-        CREATED_AT,
-        MODIFIED_AT,
-    ],
-};
-
-pub const WORKFLOWS: Object = Object {
-    name: "workflows",
-    id_prefix: "WF",
-    parent_types: &[],
-    fields: &[
-        ID,
-        text("name"),
-        text("object"),
-        text("trigger"),
-        text("conditions"),
-        text("actions"),
-        typed("active", FieldType::Boolean),
-        CREATED_AT,
-        MODIFIED_AT,
-    ],
-};
-
-/// Every ServiceTracker object, parents before children.
-pub const OBJECTS: &[Object] = &[
-    CUSTOMERS,
-    CONTACTS,
-    SITES,
-    TECHNICIANS,
-    CONTRACTS,
-    PARTS,
-    WORK_ORDERS,
-    WORK_ORDER_PARTS,
-    DISPATCHES,
-    ATTACHMENTS,
-    ACTIVITIES,
-    NOTES,
-    BILLING_HISTORY,
-    EQUIPMENT,
-    EQUIPMENT_SITES,
-    WORKFLOWS,
-];
 
 pub fn object(name: &str) -> Option<&'static Object> {
-    OBJECTS.iter().find(|o| o.name == name)
+    OBJECTS.into_iter().find(|o| o.name == name)
 }
 
-/// Custom fields carry this prefix in CSV exports (SPEC §8.1).
+/// Custom fields carry this prefix in CSV exports (SPEC §8.1); the model
+/// file states the same (checked when it is parsed).
 pub const CUSTOM_FIELD_PREFIX: &str = "cf_";
+
+/// `servicetracker-objects.json` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelFile {
+    #[serde(rename = "$comment")]
+    _comment: Option<String>,
+    custom_field_prefix: String,
+    objects: Vec<ObjectFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ObjectFile {
+    name: String,
+    id_prefix: String,
+    #[serde(default)]
+    parent_types: Vec<(String, String)>,
+    fields: Vec<FieldFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FieldFile {
+    name: String,
+    /// A [`FieldType::label`]: `text`, `decimal(19,4)`, ….
+    #[serde(rename = "type")]
+    ty: String,
+    #[serde(default)]
+    picklist: Vec<String>,
+    #[serde(default)]
+    references: Vec<String>,
+}
+
+/// The model lives as long as the process, so its strings are leaked once
+/// into the `&'static` shape every caller borrows from.
+fn leak(text: String) -> &'static str {
+    text.leak()
+}
+
+fn leak_all(texts: Vec<String>) -> &'static [&'static str] {
+    texts.into_iter().map(leak).collect::<Vec<_>>().leak()
+}
+
+impl ObjectFile {
+    fn into_static(self) -> Object {
+        let object = leak(self.name);
+        Object {
+            name: object,
+            id_prefix: leak(self.id_prefix),
+            fields: self
+                .fields
+                .into_iter()
+                .map(|f| Field {
+                    ty: FieldType::from_label(&f.ty).unwrap_or_else(|| {
+                        panic!(
+                            "servicetracker-objects.json: {object}.{} has the unknown type `{}`",
+                            f.name, f.ty
+                        )
+                    }),
+                    name: leak(f.name),
+                    picklist: leak_all(f.picklist),
+                    references: leak_all(f.references),
+                })
+                .collect::<Vec<_>>()
+                .leak(),
+            parent_types: self
+                .parent_types
+                .into_iter()
+                .map(|(value, target)| (leak(value), leak(target)))
+                .collect::<Vec<_>>()
+                .leak(),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The model file says what the Rust constants it replaced said
+    /// (compared field by field when it was written): the same objects in
+    /// the same order, the same field counts, and these spot values.
+    #[test]
+    fn the_model_file_holds_the_documented_model() {
+        let names: Vec<&str> = OBJECTS.iter().map(|o| o.name).collect();
+        assert_eq!(
+            names,
+            [
+                "customers",
+                "contacts",
+                "sites",
+                "technicians",
+                "contracts",
+                "parts",
+                "work_orders",
+                "work_order_parts",
+                "dispatches",
+                "attachments",
+                "activities",
+                "notes",
+                "billing_history",
+                "equipment",
+                "equipment_sites",
+                "workflows",
+            ]
+        );
+        let field_counts: Vec<usize> = OBJECTS.iter().map(|o| o.fields.len()).collect();
+        assert_eq!(
+            field_counts,
+            [18, 11, 15, 10, 13, 11, 16, 7, 9, 9, 13, 7, 8, 9, 5, 9]
+        );
+        assert_eq!(field_counts.iter().sum::<usize>(), 170);
+        let work_orders = object("work_orders").unwrap();
+        assert_eq!(work_orders.id_prefix, "WO");
+        assert_eq!(
+            work_orders.field("status").unwrap().picklist,
+            [
+                "Open",
+                "In Progress",
+                "On Hold",
+                "Closed Complete",
+                "Cancelled"
+            ]
+        );
+        assert_eq!(
+            work_orders
+                .field("assigned_technician_id")
+                .unwrap()
+                .references,
+            ["technicians"]
+        );
+        assert_eq!(
+            object("parts")
+                .unwrap()
+                .field("quantity_on_hand")
+                .unwrap()
+                .ty,
+            FieldType::Decimal {
+                precision: 19,
+                scale: 4
+            }
+        );
+        assert_eq!(
+            object("sites").unwrap().field("latitude").unwrap().ty,
+            FieldType::Double
+        );
+        assert_eq!(
+            object("dispatches")
+                .unwrap()
+                .field("route_sequence")
+                .unwrap()
+                .ty,
+            FieldType::Integer
+        );
+        assert_eq!(
+            object("notes").unwrap().parent_types,
+            [
+                ("customer", "customers"),
+                ("work_order", "work_orders"),
+                ("contract", "contracts")
+            ]
+        );
+        assert!(object("customers")
+            .unwrap()
+            .field("email")
+            .unwrap()
+            .picklist
+            .is_empty());
+    }
 
     #[test]
     fn every_object_has_id_first_and_timestamps_last() {

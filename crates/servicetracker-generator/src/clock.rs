@@ -96,6 +96,45 @@ fn renders_unambiguously(unix_seconds: i64) -> bool {
     )
 }
 
+/// Reads a local timestamp of an export back (`YYYY-MM-DD HH:MM:SS` with an
+/// optional `.ffffff`, `T` accepted as the separator) as UTC microseconds,
+/// the earlier instant inside a daylight-saving fold. `None` for anything an
+/// extractor would refuse: another shape, an impossible date or time, a
+/// local time inside a gap.
+pub fn parse_local_micros(text: &str, tz: &Tz) -> Option<i64> {
+    let b = text.as_bytes();
+    let shape_ok = b.len() >= 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && (b[10] == b' ' || b[10] == b'T')
+        && b[13] == b':'
+        && b[16] == b':';
+    if !shape_ok {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        let digits = &b[range];
+        digits
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then(|| digits.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+    };
+    let date = NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)?;
+    let micros = match &b[19..] {
+        [] => 0,
+        [b'.', fraction @ ..] if (1..=6).contains(&fraction.len()) => {
+            number(20..b.len())? * 10u32.pow(6 - fraction.len() as u32)
+        }
+        _ => return None,
+    };
+    let local =
+        date.and_hms_micro_opt(number(11..13)?, number(14..16)?, number(17..19)?, micros)?;
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Some(t.timestamp_micros()),
+        LocalResult::None => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +171,40 @@ mod tests {
         let a = Moment::at(1_730_610_000);
         for s in [0, 1, 59, 3_599, 3_600, 7_000] {
             assert!(a.plus(s) >= a);
+        }
+    }
+
+    #[test]
+    fn local_timestamps_read_back_as_an_extractor_reads_them() {
+        let chicago = EXPORT_TIMEZONE;
+        // 08:30 CST = 14:30 UTC; 08:30 CDT = 13:30 UTC.
+        assert_eq!(
+            parse_local_micros("2024-01-15 08:30:00", &chicago),
+            Some(1_705_329_000_000_000)
+        );
+        assert_eq!(
+            parse_local_micros("2024-07-01T08:30:00", &chicago),
+            Some(1_719_840_600_000_000)
+        );
+        // The earlier instant of a fold: 01:30 CDT = 06:30 UTC.
+        assert_eq!(
+            parse_local_micros("2024-11-03 01:30:00", &chicago),
+            Some(1_730_615_400_000_000)
+        );
+        assert_eq!(
+            parse_local_micros("2024-01-15 08:30:00.25", &chicago).map(|m| m % 1_000_000),
+            Some(250_000)
+        );
+        for refused in [
+            "2024-03-10 02:30:00",
+            "2024-13-45 25:61:00",
+            "2024-01-15",
+            "15/01/2024 08:30:00",
+            "2024-01-15 08:30:00Z",
+            "2024-01-15 08:30:00.",
+            "2024-01-15 08:30:00.1234567",
+        ] {
+            assert_eq!(parse_local_micros(refused, &chicago), None, "{refused}");
         }
     }
 

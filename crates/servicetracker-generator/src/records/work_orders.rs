@@ -14,11 +14,11 @@ use super::values::{
 use super::{
     malformed_object, untypeable_object, CustomerContext, Generator, WorkOrderRef, LATEST,
 };
+use crate::attachments::{self, Format, Subject};
+use crate::clock::{render_date, Moment, DAY, HOUR, MINUTE};
+use crate::dirt::{Assignment, DirtKind};
 use crate::error::{IoContext, Result};
-use crate::generate::attachments::{self, Format, Subject};
-use crate::generate::clock::{render_date, Moment, DAY, HOUR, MINUTE};
-use crate::generate::dirt::{Assignment, DirtKind};
-use crate::generate::names::{self, Trade};
+use crate::names::{self, Trade};
 
 impl Generator {
     /// One work order of `customer` and its parts, dispatches, activities,

@@ -44,8 +44,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::{write_json, DirtFile, MANIFEST_FILE};
+use crate::clock::parse_local_micros;
 use crate::error::{Error, IoContext, Result};
-use crate::source::typing;
 
 /// The ground-truth file written beside the manifest.
 pub const MUTATIONS_FILE: &str = "mutations.json";
@@ -523,9 +523,9 @@ fn scan_object(path: &Path, tz: &Tz, collect: bool, dirty: &HashSet<String>) -> 
         let parsed = modified_at
             .and_then(|i| field(&record, i))
             .and_then(|b| std::str::from_utf8(b).ok())
-            .and_then(|t| typing::parse_local_timestamp(t, tz).ok());
-        if let Some(instant) = parsed {
-            newest = newest.max(Some(instant.micros));
+            .and_then(|t| parse_local_micros(t, tz));
+        if let Some(micros) = parsed {
+            newest = newest.max(Some(micros));
         }
         if !collect {
             continue;
@@ -576,8 +576,8 @@ fn newest_deletion(path: &Path, tz: &Tz) -> Result<Option<i64>> {
     for record in reader.records().flatten() {
         let instant = at
             .and_then(|i| record.get(i))
-            .and_then(|t| typing::parse_local_timestamp(t, tz).ok());
-        newest = newest.max(instant.map(|i| i.micros));
+            .and_then(|t| parse_local_micros(t, tz));
+        newest = newest.max(instant);
     }
     Ok(newest)
 }

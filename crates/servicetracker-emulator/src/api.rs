@@ -26,8 +26,8 @@ use serde::Deserialize;
 use super::limits::{LimitConfig, Limits, Verdict};
 use super::records::{Dataset, DeletedRecord, Record};
 use super::{MalformedPage, Stats};
-use crate::serve::parse_query;
-use crate::source::csv_export::{self, AttachmentContent};
+use crate::export::{read_attachment, AttachmentContent};
+use crate::query::parse_query;
 
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
@@ -363,10 +363,9 @@ async fn attachment(
         .unwrap_or_else(|| HeaderValue::from_static("application/octet-stream"));
     let dir = app.data.export_dir.clone();
     let read_id = id.clone();
-    let content =
-        tokio::task::spawn_blocking(move || csv_export::read_attachment(&dir, &read_id)).await;
+    let content = tokio::task::spawn_blocking(move || read_attachment(&dir, &read_id)).await;
     match content {
-        Ok(AttachmentContent::Found { bytes, .. }) => {
+        Ok(AttachmentContent::Found(bytes)) => {
             ([(header::CONTENT_TYPE, content_type)], Body::from(bytes)).into_response()
         }
         Ok(AttachmentContent::Missing(reason)) => error(
@@ -405,8 +404,7 @@ async fn deleted(State(app): State<Shared>, RawQuery(query): RawQuery) -> Respon
     };
     let object = params.get("object");
     if let Some(object) = object {
-        let known = app.data.objects.contains_key(object)
-            || crate::source::schema::object(object).is_some();
+        let known = app.data.objects.contains_key(object) || crate::model::object(object).is_some();
         if !known {
             return unknown_object(&app, object);
         }

@@ -13,7 +13,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{IoContext, Result};
-use crate::source::schema::{self, Object};
+use crate::model::{self, Object};
 
 /// The custom fields (`cf_*`) each object carries in this synthetic export,
 /// after its standard fields. ServiceTracker does not document them; the
@@ -64,9 +64,15 @@ impl Table {
         let writer = csv::WriterBuilder::new()
             .flexible(true)
             .from_writer(buffered);
+        debug_assert!(
+            custom_fields(&object.name)
+                .iter()
+                .all(|f| f.starts_with(model::custom_field_prefix())),
+            "custom fields carry the contract's prefix"
+        );
         let columns: Vec<&'static str> = object
             .field_names()
-            .chain(custom_fields(object.name).iter().copied())
+            .chain(custom_fields(&object.name).iter().copied())
             .collect();
         let mut table = Table {
             object,
@@ -207,22 +213,22 @@ impl Tables {
     /// as real exporters do for the first file (the reader must cope).
     pub fn create(dir: &Path) -> Result<Tables> {
         Ok(Tables {
-            customers: Table::create(dir, &schema::CUSTOMERS, true)?,
-            contacts: Table::create(dir, &schema::CONTACTS, false)?,
-            sites: Table::create(dir, &schema::SITES, false)?,
-            technicians: Table::create(dir, &schema::TECHNICIANS, false)?,
-            contracts: Table::create(dir, &schema::CONTRACTS, false)?,
-            parts: Table::create(dir, &schema::PARTS, false)?,
-            work_orders: Table::create(dir, &schema::WORK_ORDERS, false)?,
-            work_order_parts: Table::create(dir, &schema::WORK_ORDER_PARTS, false)?,
-            dispatches: Table::create(dir, &schema::DISPATCHES, false)?,
-            attachments: Table::create(dir, &schema::ATTACHMENTS, false)?,
-            activities: Table::create(dir, &schema::ACTIVITIES, false)?,
-            notes: Table::create(dir, &schema::NOTES, false)?,
-            billing_history: Table::create(dir, &schema::BILLING_HISTORY, false)?,
-            equipment: Table::create(dir, &schema::EQUIPMENT, false)?,
-            equipment_sites: Table::create(dir, &schema::EQUIPMENT_SITES, false)?,
-            workflows: Table::create(dir, &schema::WORKFLOWS, false)?,
+            customers: Table::create(dir, model::object("customers"), true)?,
+            contacts: Table::create(dir, model::object("contacts"), false)?,
+            sites: Table::create(dir, model::object("sites"), false)?,
+            technicians: Table::create(dir, model::object("technicians"), false)?,
+            contracts: Table::create(dir, model::object("contracts"), false)?,
+            parts: Table::create(dir, model::object("parts"), false)?,
+            work_orders: Table::create(dir, model::object("work_orders"), false)?,
+            work_order_parts: Table::create(dir, model::object("work_order_parts"), false)?,
+            dispatches: Table::create(dir, model::object("dispatches"), false)?,
+            attachments: Table::create(dir, model::object("attachments"), false)?,
+            activities: Table::create(dir, model::object("activities"), false)?,
+            notes: Table::create(dir, model::object("notes"), false)?,
+            billing_history: Table::create(dir, model::object("billing_history"), false)?,
+            equipment: Table::create(dir, model::object("equipment"), false)?,
+            equipment_sites: Table::create(dir, model::object("equipment_sites"), false)?,
+            workflows: Table::create(dir, model::object("workflows"), false)?,
         })
     }
 
@@ -262,12 +268,12 @@ mod tests {
     #[test]
     fn line_numbers_count_newlines_inside_quoted_values() {
         let dir = tempfile::tempdir().unwrap();
-        let mut t = Table::create(dir.path(), &schema::WORKFLOWS, false).unwrap();
+        let mut t = Table::create(dir.path(), model::object("workflows"), false).unwrap();
         let values = [
             "WF-001", "a\nb", "x", "y\r\nz", "c", "d", "true", "t1", "t2",
         ];
         let mut r = t.row();
-        for (c, v) in schema::WORKFLOWS.field_names().zip(values) {
+        for (c, v) in model::object("workflows").field_names().zip(values) {
             r.put(c, v).unwrap();
         }
         assert_eq!(r.finish().unwrap(), 2);

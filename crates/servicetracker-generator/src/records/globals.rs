@@ -8,10 +8,10 @@ use rand::Rng;
 
 use super::values::{between, bool_text, modified_after, money, phone, pick, pick_city, slug};
 use super::{rng_for, Generator, PartRef, Stream, TechnicianRef, LATEST};
+use crate::clock::{DAY, HISTORY_START_UNIX};
+use crate::dirt::DirtKind;
 use crate::error::Result;
-use crate::generate::clock::{DAY, HISTORY_START_UNIX};
-use crate::generate::dirt::DirtKind;
-use crate::generate::names::{self, Trade};
+use crate::names::{self, Trade};
 
 impl Generator {
     /// Technicians, parts and workflows: written first, referenced later.
@@ -22,7 +22,7 @@ impl Generator {
     }
 
     fn write_technicians(&mut self) -> Result<()> {
-        let count = crate::generate::technician_count(self.customers);
+        let count = crate::technician_count(self.customers);
         let mut emails = HashSet::new();
         for index in 0..count {
             let mut rng = rng_for(self.seed, Stream::Technician, index);
@@ -107,7 +107,7 @@ impl Generator {
             "Oatey",
             "Klein",
         ];
-        let count = crate::generate::part_count(self.customers);
+        let count = crate::part_count(self.customers);
         for index in 0..count {
             let mut rng = rng_for(self.seed, Stream::Part, index);
             let (base_name, trade, unit, description) =

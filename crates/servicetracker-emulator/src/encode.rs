@@ -1,15 +1,31 @@
-//! How a landed value is written in the emulator's JSON: the one place that
-//! decides the wire form of every [`FieldType`], so the API serves exactly
-//! what the CSV path lands.
+//! How a typed value is written in the emulator's JSON: the one place that
+//! decides the wire form of every [`FieldType`], so the API serves each
+//! type as the contract says.
 //!
 //! Decimals are written digit by digit from their scaled integer with exactly
 //! `scale` fractional digits (`25000.00`, `-3.50`): they never pass through
 //! a float. Timestamps are UTC with a `Z` and a fraction only when there is
 //! one; dates are `YYYY-MM-DD` with a four-digit year.
 //!
-//! [`FieldType`]: crate::source::schema::FieldType
+//! [`FieldType`]: crate::model::FieldType
 
 use chrono::{DateTime, NaiveDate};
+
+use crate::typing::Value;
+
+/// Appends any typed value; null is `null`.
+pub fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
+    match *value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Text(text) => write_str(out, text),
+        Value::Timestamp(micros) => write_timestamp(out, micros),
+        Value::Date(days) => write_date(out, days),
+        Value::Boolean(b) => write_bool(out, b),
+        Value::Integer(n) => write_i64(out, n),
+        Value::Decimal(n, scale) => write_decimal(out, n, scale),
+        Value::Double(x) => write_f64(out, x),
+    }
+}
 
 /// Appends `text` as a JSON string (quoted and escaped).
 pub fn write_str(out: &mut Vec<u8>, text: &str) {

@@ -5,8 +5,8 @@
 use rand::Rng;
 
 use super::{EMPTY_CUSTOM_VALUE, LATEST, LATEST_FUTURE_DATE};
-use crate::generate::clock::{Moment, DAY, HOUR};
-use crate::generate::names::{self, City, Trade};
+use crate::clock::{Moment, DAY, HOUR};
+use crate::names::{self, City, Trade};
 
 /// Lower-case letters and digits only: safe in e-mail local parts and
 /// domain names.
@@ -186,7 +186,7 @@ pub(super) fn long_text(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generate::records::{rng_for, Stream};
+    use crate::records::{rng_for, Stream};
 
     #[test]
     fn money_and_thousands() {
