@@ -137,22 +137,8 @@ pub struct Objects;
 impl std::ops::Deref for Objects {
     type Target = [Object];
 
-    fn deref(&self) -> &'static [Object] {
-        static PARSED: LazyLock<&'static [Object]> = LazyLock::new(|| {
-            let model: ModelFile =
-                serde_json::from_str(OBJECTS_JSON).expect("servicetracker-objects.json parses");
-            assert_eq!(
-                model.custom_field_prefix, CUSTOM_FIELD_PREFIX,
-                "servicetracker-objects.json and CUSTOM_FIELD_PREFIX agree"
-            );
-            model
-                .objects
-                .into_iter()
-                .map(ObjectFile::into_static)
-                .collect::<Vec<_>>()
-                .leak()
-        });
-        *PARSED
+    fn deref(&self) -> &[Object] {
+        parsed()
     }
 }
 
@@ -161,13 +147,32 @@ impl IntoIterator for Objects {
     type IntoIter = std::slice::Iter<'static, Object>;
 
     fn into_iter(self) -> Self::IntoIter {
-        let objects: &'static [Object] = std::ops::Deref::deref(&self);
-        objects.iter()
+        parsed().iter()
     }
 }
 
 pub fn object(name: &str) -> Option<&'static Object> {
-    OBJECTS.into_iter().find(|o| o.name == name)
+    parsed().iter().find(|o| o.name == name)
+}
+
+/// The objects of `servicetracker-objects.json`, parsed on first use.
+fn parsed() -> &'static [Object] {
+    static PARSED: LazyLock<&'static [Object]> = LazyLock::new(|| {
+        let model: ModelFile =
+            serde_json::from_str(OBJECTS_JSON).expect("servicetracker-objects.json parses");
+        assert_eq!(
+            model.custom_field_prefix, CUSTOM_FIELD_PREFIX,
+            "servicetracker-objects.json and CUSTOM_FIELD_PREFIX agree"
+        );
+        let objects: Vec<Object> = model
+            .objects
+            .into_iter()
+            .map(ObjectFile::into_static)
+            .collect();
+        let leaked: &'static [Object] = objects.leak();
+        leaked
+    });
+    *PARSED
 }
 
 /// Custom fields carry this prefix in CSV exports (SPEC §8.1); the model
