@@ -726,8 +726,8 @@ const SECRET_ENV: &str = "FERRY_MAP_PROPOSE_TEST_SECRET";
 
 #[test]
 fn with_a_target_the_proposal_uses_the_custom_columns_the_org_already_has() {
+    use dataverse_emulator::{DataverseConfig, DataverseEmulator};
     use ferry::dataverse::schema::{Column, ColumnType, RequiredLevel};
-    use ferry::serve::dataverse::{DataverseConfig, DataverseEmulator};
 
     // An org as Microsoft ships it, plus a custom column someone made for
     // the gate code before ferry came along.

@@ -12,9 +12,9 @@ mod staged;
 
 use std::collections::BTreeMap;
 
-use ferry::serve::dataverse::faults::FaultConfig;
-use ferry::serve::dataverse::limits::LimitsConfig;
-use ferry::serve::dataverse::RunningDataverse;
+use dataverse_emulator::faults::FaultConfig;
+use dataverse_emulator::limits::LimitsConfig;
+use dataverse_emulator::RunningDataverse;
 use push_target::{org_with, point_at, run, run_json, waive_errors};
 use staged::Staged;
 
@@ -119,9 +119,7 @@ fn push_loads_every_record_once_and_rollback_restores_the_org() {
         .with_store(|s| {
             s.retrieve(
                 "incident",
-                &ferry::serve::dataverse::store::RecordKey::Id(
-                    uuid::Uuid::parse_str(&state).unwrap(),
-                ),
+                &dataverse_emulator::store::RecordKey::Id(uuid::Uuid::parse_str(&state).unwrap()),
             )
         })
         .unwrap();
@@ -145,7 +143,7 @@ fn push_loads_every_record_once_and_rollback_restores_the_org() {
         .with_store(|s| {
             s.retrieve(
                 "phonecall",
-                &ferry::serve::dataverse::store::RecordKey::Id(
+                &dataverse_emulator::store::RecordKey::Id(
                     uuid::Uuid::parse_str(call["id"].as_str().unwrap()).unwrap(),
                 ),
             )
@@ -162,7 +160,7 @@ fn push_loads_every_record_once_and_rollback_restores_the_org() {
         .with_store(|s| {
             s.retrieve(
                 "annotation",
-                &ferry::serve::dataverse::store::RecordKey::Id(
+                &dataverse_emulator::store::RecordKey::Id(
                     uuid::Uuid::parse_str(note["id"].as_str().unwrap()).unwrap(),
                 ),
             )
@@ -245,7 +243,7 @@ fn rollback_restores_what_the_target_held_before_the_push() {
         org.with_store(|s| {
             s.retrieve(
                 "account",
-                &ferry::serve::dataverse::store::RecordKey::Id(uuid::Uuid::parse_str(id).unwrap()),
+                &dataverse_emulator::store::RecordKey::Id(uuid::Uuid::parse_str(id).unwrap()),
             )
         })
         .unwrap()

@@ -434,7 +434,7 @@ fn poison(export: &std::path::Path, object: &str, column: &str, value: &str) {
 
 #[test]
 fn text_typed_into_servicetracker_is_escaped_in_every_report() {
-    use ferry::serve::dataverse::{DataverseConfig, DataverseEmulator};
+    use dataverse_emulator::{DataverseConfig, DataverseEmulator};
 
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("export");

@@ -19,10 +19,10 @@ use duckdb::Connection;
 
 use crate::error::{Error, IoContext, Result};
 use crate::generate::{generate_export, GenerateOptions};
-use crate::serve::dataverse::{DataverseConfig, DataverseEmulator};
 use crate::serve::servicetracker::{Emulator, EmulatorConfig};
 use crate::workspace::{Profile, SourceSetting, Workspace};
 use crate::Outcome;
+use dataverse_emulator::{DataverseConfig, DataverseEmulator};
 
 /// Marks a folder as made by `ferry demo`, so a later demo may replace it
 /// and nothing else is ever deleted.

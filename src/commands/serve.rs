@@ -92,8 +92,8 @@ pub fn run_servicetracker(args: ServiceTrackerArgs) -> Result<Outcome> {
 pub struct DataverseArgs {
     pub addr: SocketAddr,
     pub state: Option<PathBuf>,
-    pub limits: crate::serve::dataverse::limits::LimitsConfig,
-    pub faults: crate::serve::dataverse::faults::FaultConfig,
+    pub limits: dataverse_emulator::limits::LimitsConfig,
+    pub faults: dataverse_emulator::faults::FaultConfig,
     pub metadata: Option<PathBuf>,
     pub prefix: String,
     pub client_secret: Option<String>,
@@ -105,7 +105,7 @@ pub struct DataverseArgs {
 /// foreground; `listening on http://HOST:PORT` first on stdout, the state
 /// file (if any) written when SIGINT or SIGTERM stops it.
 pub fn run_dataverse(args: DataverseArgs) -> Result<Outcome> {
-    use crate::serve::dataverse::{DataverseConfig, DataverseEmulator};
+    use dataverse_emulator::{DataverseConfig, DataverseEmulator};
     let mut config = DataverseConfig::new(&args.prefix);
     if let Some(path) = &args.metadata {
         config = config.with_metadata_file(path)?;
@@ -140,6 +140,7 @@ pub fn run_dataverse(args: DataverseArgs) -> Result<Outcome> {
         emulator
             .serve(listener, crate::serve::shutdown_signal())
             .await
+            .map_err(Error::from)
     })?;
     eprintln!("stopped");
     Ok(Outcome::Ok)

@@ -1120,12 +1120,11 @@ impl DataverseClient {
                 }
             }
             entity["Keys"] = keys.get("value").cloned().unwrap_or(json!([]));
-            let read = crate::serve::dataverse::metadata::tables_from_org_metadata(&entity)
-                .map_err(|e| {
-                    DvClientError::Transport(format!(
-                        "the org's definition of {name} could not be read: {e}"
-                    ))
-                })?;
+            let read = super::org_metadata::tables_from_org_metadata(&entity).map_err(|e| {
+                DvClientError::Transport(format!(
+                    "the org's definition of {name} could not be read: {e}"
+                ))
+            })?;
             tables.extend(read);
         }
         Ok(tables)

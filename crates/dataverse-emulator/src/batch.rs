@@ -839,7 +839,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serve::dataverse::error::BAD_REQUEST;
+    use crate::error::BAD_REQUEST;
 
     const ACCOUNT: &str = "00000000-0000-0000-0000-000000000001";
 

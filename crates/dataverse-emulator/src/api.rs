@@ -241,9 +241,24 @@ fn segments(path: &str) -> Result<Vec<Segment>, DvError> {
         .collect()
 }
 
-/// The shared `%XX` decoder of the emulators, with the Web API's 400.
+/// Decodes the `%XX` escapes of a path or query, with the Web API's 400
+/// when one is broken (`percent_encoding` alone would pass `%zz` through).
+/// A `+` stays a plus sign: it is a space only in HTML form encoding.
 fn percent_decode(text: &str) -> Result<String, DvError> {
-    crate::serve::percent_decode(text).map_err(DvError::bad_request)
+    let broken = text.match_indices('%').any(|(i, _)| {
+        !text
+            .get(i + 1..i + 3)
+            .is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    });
+    if broken {
+        return Err(DvError::bad_request(format!(
+            "broken percent-encoding in `{text}`"
+        )));
+    }
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| DvError::bad_request(format!("`{text}` does not decode to UTF-8")))
 }
 
 /// `LogicalName='account'` → `account`.

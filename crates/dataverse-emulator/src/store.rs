@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::dataverse::schema::{
+use crate::schema::{
     AlternateKey, Column, ColumnType, ManyToMany, Ownership, RequiredLevel, Schema, Table,
 };
 

@@ -4,14 +4,14 @@
 //! against the same records written straight into a `Store` in this process
 //! (no HTTP, no JSON parsing), the baseline the ratios are taken against.
 //!
-//! `cargo bench --bench dataverse` (scale: `FERRY_BENCH_DV_RECORDS`,
+//! `cargo bench -p dataverse-emulator --bench dataverse` (scale: `FERRY_BENCH_DV_RECORDS`,
 //! default 1000000).
 
 use std::time::{Duration, Instant};
 
-use ferry::dataverse::schema::Schema;
-use ferry::serve::dataverse::store::{OrgSettings, Store};
-use ferry::serve::dataverse::{DataverseConfig, DataverseEmulator};
+use dataverse_emulator::schema::Schema;
+use dataverse_emulator::store::{OrgSettings, Store};
+use dataverse_emulator::{DataverseConfig, DataverseEmulator};
 use serde_json::{json, Map, Value};
 
 const CHUNK: usize = 1000;

@@ -11,7 +11,7 @@
 //! `EntityDefinitions`, creates its custom columns and the `Critical`
 //! priority before loading, and upserts by alternate key. Everything here
 //! is a pure function of [`Schema`]; the schema's mutation methods live in
-//! `crate::dataverse::schema`, and `api.rs` routes requests to both.
+//! `crate::schema`, and `api.rs` routes requests to both.
 //!
 //! Shapes follow Microsoft's Web API metadata pages on learn.microsoft.com
 //! (power-apps/developer/data-platform/webapi/…): "Query schema
@@ -32,7 +32,7 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::error::{DvError, RESOURCE_NOT_FOUND};
-use crate::dataverse::schema::{
+use crate::schema::{
     AlternateKey, Column, ColumnType, OptionValue, Ownership, RequiredLevel, Schema, Table,
     PUBLISHER_OPTION_VALUE_BASE,
 };

@@ -1754,7 +1754,7 @@ mod tests {
             Ok(f) => panic!("{text} parsed as {f:?}"),
             Err(e) => {
                 assert_eq!(e.status, 400);
-                assert_eq!(e.code, crate::serve::dataverse::error::BAD_REQUEST);
+                assert_eq!(e.code, crate::error::BAD_REQUEST);
                 e.message
             }
         }
@@ -1769,7 +1769,7 @@ mod tests {
             Ok(o) => panic!("{q} parsed as {o:?}"),
             Err(e) => {
                 assert_eq!(e.status, 400);
-                assert_eq!(e.code, crate::serve::dataverse::error::BAD_REQUEST);
+                assert_eq!(e.code, crate::error::BAD_REQUEST);
                 e.message
             }
         }
