@@ -323,7 +323,7 @@ mod tests {
 
     /// Resident memory of a store of contacts with ~15 columns each (a
     /// lookup, an owner, state, text). Run by hand:
-    /// `cargo test --lib serve::dataverse::store -- --ignored --nocapture`.
+    /// `cargo test -p dataverse-emulator --lib store:: -- --ignored --nocapture`.
     #[test]
     #[ignore = "measures memory; slow in a debug build"]
     fn memory_per_record() {
