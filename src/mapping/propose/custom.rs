@@ -4,6 +4,8 @@
 
 use super::*;
 
+/// A lower-case ASCII name for a Dataverse logical name: words run
+/// together, umlauts spelt out, anything else dropped.
 pub(super) fn logical_stem(name: &str) -> String {
     let mut out = String::new();
     for c in words(name).concat().chars() {

@@ -555,7 +555,7 @@ fn propose_fields(
             }
         }
     }
-    pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    best_first(&mut pairs);
     for (score, i, column, reason) in pairs {
         if out[i].is_some() || used.contains(&column) {
             continue;

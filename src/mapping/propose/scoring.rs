@@ -4,6 +4,8 @@
 //! and length. No I/O: every function here is a function of its arguments,
 //! so the unit tests below pin the scores.
 
+use strsim::levenshtein;
+
 use super::*;
 
 /// A field name taken apart for matching.
@@ -147,22 +149,6 @@ pub(super) fn similarity(a: &str, b: &str) -> f64 {
     };
     let edit = 1.0 - levenshtein(a, b) as f64 / ll as f64;
     edit.max(contained)
-}
-
-pub(super) fn levenshtein(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        current[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        std::mem::swap(&mut previous, &mut current);
-    }
-    previous[b.len()]
 }
 
 /// What the source column holds, from its staged DuckDB type.
@@ -418,6 +404,13 @@ pub(super) fn candidate_column(column: &Column, field: &InventoryField, record_i
     }
 }
 
+/// Orders scored `(score, field index, column, reason)` pairs so that the
+/// best are taken first; equal scores go to the earlier field, then to the
+/// column whose name sorts first, so every run proposes the same map.
+pub(super) fn best_first(pairs: &mut [(f64, usize, String, String)]) {
+    pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+}
+
 /// The score of a (field, column) pair with its reason.
 pub(super) fn score_pair(
     field: &InventoryField,
@@ -510,8 +503,302 @@ pub(super) fn score_pair(
     Some((score, reason))
 }
 
-/// A lower-case ASCII name for a Dataverse logical name: words run
-/// together, umlauts spelt out, anything else dropped.
+/// A score as the proposal shows it: two decimals.
 pub(super) fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(json: serde_json::Value) -> Column {
+        serde_json::from_value(json).expect("a column definition")
+    }
+
+    fn text_column(name: &str, max_length: i64, format: &str) -> Column {
+        column(serde_json::json!({
+            "name": name, "type": "String", "max_length": max_length,
+            "required_level": "None", "format": format, "valid_for_create": true,
+        }))
+    }
+
+    fn text_field(name: &str, values: &[&str]) -> InventoryField {
+        InventoryField {
+            object: "contacts".into(),
+            field: name.into(),
+            inferred_type: "text".into(),
+            duckdb_type: "VARCHAR".into(),
+            sample_values: values.iter().map(|v| v.to_string()).collect(),
+            max_length: values.iter().map(|v| v.chars().count() as i64).max(),
+            ..InventoryField::default()
+        }
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn words_split_separators_and_camel_case_and_drop_the_custom_field_mark() {
+        assert_eq!(words("billingPostalCode"), ["billing", "postal", "code"]);
+        assert_eq!(words("cf_Customer_Tier"), ["customer", "tier"]);
+        assert_eq!(words("Street2"), ["street2"]);
+        assert_eq!(words("ABC"), ["abc"]);
+        // `cf_` alone is a name, not a custom-field mark.
+        assert_eq!(words("cf_"), ["cf"]);
+        assert!(words("").is_empty());
+        assert!(words("__").is_empty());
+    }
+
+    #[test]
+    fn an_address_qualifier_names_the_slot_only_before_other_words() {
+        let billing = field_name("billing_zip");
+        assert_eq!(
+            (billing.full.as_str(), billing.rest.as_str(), billing.slot),
+            ("billingzip", "zip", 1)
+        );
+        let shipping = field_name("ShippingCity");
+        assert_eq!((shipping.rest.as_str(), shipping.slot), ("city", 2));
+        let plain = field_name("zip");
+        assert_eq!((plain.rest.as_str(), plain.slot), ("zip", 0));
+        let alone = field_name("billing");
+        assert_eq!((alone.rest.as_str(), alone.slot), ("billing", 0));
+    }
+
+    #[test]
+    fn column_stems_drop_address_platform_and_publisher_prefixes() {
+        assert_eq!(
+            column_stem("address1_postalcode", "st"),
+            (1, "postalcode".into())
+        );
+        assert_eq!(column_stem("address2_line1", "st"), (2, "line1".into()));
+        assert_eq!(
+            column_stem("msdyn_postalcode", "st"),
+            (0, "postalcode".into())
+        );
+        assert_eq!(column_stem("st_po_number", "st"), (0, "ponumber".into()));
+        // Another publisher's prefix is part of the name.
+        assert_eq!(column_stem("xy_po_number", "st"), (0, "xyponumber".into()));
+    }
+
+    #[test]
+    fn edit_distance_counts_characters_not_bytes() {
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(levenshtein("", "abc"), 3);
+        assert_eq!(levenshtein("abc", ""), 3);
+        assert_eq!(levenshtein("same", "same"), 0);
+        assert_eq!(levenshtein("müller", "mueller"), 2);
+        assert_eq!(levenshtein("straße", "strasse"), 2);
+    }
+
+    #[test]
+    fn similarity_is_edit_distance_or_containment_and_symmetric() {
+        assert_eq!(similarity("", "city"), 0.0);
+        assert_eq!(similarity("city", ""), 0.0);
+        assert_eq!(similarity("city", "city"), 1.0);
+        // Contained (at least four characters): 0.5 + 0.5 · 6/10.
+        assert!(close(similarity("postal", "postalcode"), 0.8));
+        assert!(close(similarity("postalcode", "postal"), 0.8));
+        // Three characters are too few to count as contained: 1 − 4/7.
+        assert!(close(similarity("zip", "zipcode"), 1.0 - 4.0 / 7.0));
+        assert!(close(similarity("adress", "address"), 1.0 - 1.0 / 7.0));
+    }
+
+    #[test]
+    fn name_scores_rank_same_name_then_synonym_then_resemblance() {
+        let (score, why) = name_score(&field_name("EmailAddress1"), "emailaddress1", "st");
+        assert_eq!((score, why), (1.0, "same name"));
+        let (score, why) = name_score(&field_name("mail"), "emailaddress1", "st");
+        assert_eq!((score, why), (0.9, "a synonym"));
+        let (score, why) = name_score(&field_name("jobtitel"), "jobtitle", "st");
+        assert!(close(score, (1.0 - 2.0 / 8.0) * 0.8), "{score}");
+        assert_eq!(why, "a similar name");
+        // Below a similarity of 0.75 a name says nothing.
+        assert_eq!(
+            name_score(&field_name("kontakt"), "emailaddress1", "st"),
+            (0.0, "")
+        );
+        assert_eq!(name_score(&field_name(""), "jobtitle", "st"), (0.0, ""));
+    }
+
+    #[test]
+    fn name_scores_follow_the_address_a_qualifier_names() {
+        let zip = field_name("zip");
+        let billing = field_name("billing_zip");
+        let score = |f: &FieldName, c: &str| name_score(f, c, "st").0;
+        // Unqualified: the entity's own column, then address 1, then 2.
+        assert!(close(score(&zip, "address1_postalcode"), 0.9 * 0.85));
+        assert!(close(score(&zip, "address2_postalcode"), 0.9 * 0.6));
+        assert!(close(score(&field_name("city"), "city"), 1.0));
+        // Qualified: its own slot, never the other address.
+        assert!(close(score(&billing, "address1_postalcode"), 0.9));
+        assert!(close(score(&billing, "address2_postalcode"), 0.9 * 0.4));
+        assert!(close(score(&billing, "postalcode"), 0.9 * 0.9));
+        // Case and separators do not matter.
+        assert_eq!(
+            score(&field_name("Billing-ZIP"), "address1_postalcode"),
+            score(&billing, "address1_postalcode")
+        );
+    }
+
+    #[test]
+    fn source_kinds_read_duckdb_types_in_any_case() {
+        assert_eq!(source_kind("varchar"), SourceKind::Text);
+        assert_eq!(source_kind("UBIGINT"), SourceKind::Integer);
+        assert_eq!(
+            source_kind("DECIMAL(18,2)"),
+            SourceKind::Decimal { scale: 2 }
+        );
+        assert_eq!(source_kind("DECIMAL"), SourceKind::Decimal { scale: 4 });
+        assert_eq!(
+            source_kind("TIMESTAMP WITH TIME ZONE"),
+            SourceKind::Timestamp
+        );
+        assert_eq!(source_kind("BLOB"), SourceKind::Other);
+    }
+
+    #[test]
+    fn value_profiles_need_four_in_five_values() {
+        let profile = |values: &[&str]| value_profile(&text_field("x", values));
+        assert_eq!(
+            profile(&["a@b.example", "c@d.example"]),
+            ValueProfile::Email
+        );
+        assert_eq!(
+            profile(&["+49 30 1234567", "(030) 123-4567"]),
+            ValueProfile::Phone
+        );
+        assert_eq!(
+            profile(&["https://a.example", "www.b.example"]),
+            ValueProfile::Url
+        );
+        assert_eq!(profile(&["2024-01-31"]), ValueProfile::Date);
+        // Digits without separators are a number, not a phone.
+        assert_eq!(profile(&["1234567"]), ValueProfile::Integer);
+        assert_eq!(profile(&["12.50", "-3.25"]), ValueProfile::Decimal);
+        assert_eq!(
+            profile(&["a@b.example", "not an address"]),
+            ValueProfile::Text
+        );
+        assert_eq!(profile(&[]), ValueProfile::Unknown);
+        assert_eq!(profile(&["  "]), ValueProfile::Unknown);
+    }
+
+    #[test]
+    fn pair_scores_combine_name_type_values_and_length() {
+        let job = text_column("jobtitle", 100, "Text");
+        let email = text_column("emailaddress1", 100, "Email");
+        let score = |field: &InventoryField, column: &Column| {
+            score_pair(
+                field,
+                &field_name(&field.field),
+                column,
+                "contact",
+                "st",
+                Profile::Sales,
+            )
+        };
+
+        // A perfect pair is capped below certainty: only built-ins are 1.0.
+        let (s, reason) = score(&text_field("jobtitle", &["Engineer"]), &job).unwrap();
+        assert_eq!((s, reason.as_str()), (0.99, "same name: contact.jobtitle"));
+
+        // Values can carry a field whose name says nothing: 0.5 × 1.15.
+        let kontakt = text_field("kontakt", &["a@b.example", "c@d.example"]);
+        let (s, reason) = score(&kontakt, &email).unwrap();
+        assert!(close(s, 0.575), "{s}");
+        assert!(s >= STANDARD_THRESHOLD);
+        assert_eq!(
+            reason,
+            "its values: contact.emailaddress1 (values look like e-mail addresses)"
+        );
+        // ... but without such values and a resembling name, no pair.
+        assert!(score(&text_field("kontakt", &["Anna"]), &email).is_none());
+
+        // A synonym whose values are not e-mail addresses is doubted.
+        let (s, _) = score(&text_field("mail", &["Anna", "Bert"]), &email).unwrap();
+        assert!(close(s, 0.9 * 0.6), "{s}");
+        assert!(s < STANDARD_THRESHOLD);
+
+        // Values longer than the column cost a quarter.
+        let long = "x".repeat(150);
+        let (s, reason) = score(&text_field("jobtitle", &[&long]), &job).unwrap();
+        assert!(close(s, 0.75), "{s}");
+        assert!(
+            reason.contains("longest value 150 characters > 100"),
+            "{reason}"
+        );
+
+        // A weak type fit is named; an impossible one is no pair.
+        let flag = InventoryField {
+            duckdb_type: "BOOLEAN".into(),
+            inferred_type: "boolean".into(),
+            ..text_field("jobtitle", &[])
+        };
+        let (s, reason) = score(&flag, &job).unwrap();
+        assert!(close(s, 0.3), "{s}");
+        assert!(reason.contains("boolean into a String column"), "{reason}");
+        let date = column(serde_json::json!({
+            "name": "jobtitle", "type": "DateTime", "required_level": "None",
+        }));
+        assert!(score(&flag, &date).is_none());
+    }
+
+    #[test]
+    fn the_best_pairs_come_first_and_ties_go_to_the_earlier_field_then_column() {
+        let pair = |score: f64, field: usize, column: &str| {
+            (score, field, column.to_string(), String::new())
+        };
+        let mut pairs = vec![
+            pair(0.6, 0, "b"),
+            pair(0.9, 2, "b"),
+            pair(0.9, 1, "z"),
+            pair(0.9, 1, "a"),
+            pair(0.6, 0, "a"),
+        ];
+        best_first(&mut pairs);
+        let order: Vec<(f64, usize, &str)> =
+            pairs.iter().map(|p| (p.0, p.1, p.2.as_str())).collect();
+        assert_eq!(
+            order,
+            [
+                (0.9, 1, "a"),
+                (0.9, 1, "z"),
+                (0.9, 2, "b"),
+                (0.6, 0, "a"),
+                (0.6, 0, "b")
+            ]
+        );
+    }
+
+    #[test]
+    fn candidate_columns_exclude_the_platforms_own() {
+        let field = text_field("x", &["a"]);
+        let lookup = column(serde_json::json!({
+            "name": "parentcustomerid", "type": "Lookup", "required_level": "None",
+            "targets": ["account"],
+        }));
+        assert!(candidate_column(
+            &text_column("jobtitle", 100, "Text"),
+            &field,
+            "contactid"
+        ));
+        assert!(!candidate_column(
+            &text_column("contactid", 100, "Text"),
+            &field,
+            "contactid"
+        ));
+        assert!(!candidate_column(&lookup, &field, "contactid"));
+        let reference = InventoryField {
+            references: vec!["customers".into()],
+            ..field.clone()
+        };
+        assert!(candidate_column(&lookup, &reference, "contactid"));
+        let read_only = column(serde_json::json!({
+            "name": "fullname", "type": "String", "required_level": "None",
+            "valid_for_create": false,
+        }));
+        assert!(!candidate_column(&read_only, &field, "contactid"));
+    }
 }
