@@ -11,6 +11,7 @@ pub mod dataverse;
 pub mod duck;
 pub mod error;
 pub mod generate;
+pub mod http;
 pub mod identity;
 pub mod landing;
 pub mod mapping;

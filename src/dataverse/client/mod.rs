@@ -37,8 +37,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
-use rand::Rng;
-use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
@@ -395,11 +394,7 @@ impl DataverseClient {
     /// Signs in with `options`; the token is fetched now so bad credentials
     /// fail before any work starts.
     pub async fn connect_with(credentials: Credentials, options: ClientOptions) -> DvResult<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.timeout)
-            .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
-            .build()
+        let http = crate::http::client(options.connect_timeout, options.timeout)
             .map_err(|e| DvClientError::Transport(format!("cannot start an HTTP client: {e}")))?;
         let api = Url::parse(&format!("{}{API_PATH}", credentials.org_url)).map_err(|e| {
             DvClientError::Invalid(format!(

@@ -3,6 +3,8 @@
 //! OAuth client-credentials grant, and the access token kept fresh and
 //! shared by every request.
 
+use crate::http::{is_loopback, secret_from_env, EnvSecret};
+
 use super::*;
 
 /// A value that must never be printed; `Debug` hides it and it has no
@@ -113,12 +115,11 @@ impl Credentials {
         })?;
         let loopback = Url::parse(url).is_ok_and(|u| is_loopback(&u));
         let var = &target.client_secret_env;
-        let secret = std::env::var(var).unwrap_or_default();
-        if secret.is_empty() {
+        let EnvSecret::Value(secret) = secret_from_env(var) else {
             return Err(Error::Usage(format!(
                 "the Dataverse client secret is read from ${var}, which is not set; export {var}=<the app registration's secret> (ferry never reads secrets from ferry.toml)"
             )));
-        }
+        };
         let setting = |value: &Option<String>, key: &str| -> Result<String> {
             match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
                 Some(v) => Ok(v.to_string()),
@@ -157,18 +158,6 @@ impl Credentials {
     pub fn scope(&self) -> String {
         format!("{}/.default", self.org_url)
     }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    let host = url
-        .host_str()
-        .unwrap_or_default()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn checked_url(text: &str, setting: &str) -> Result<Url> {
@@ -228,12 +217,14 @@ impl DataverseClient {
     pub(super) async fn fetch_token(&self) -> DvResult<Token> {
         let c = &self.credentials;
         let scope = c.scope();
-        let form = form_encode(&[
-            ("client_id", c.client_id.as_str()),
-            ("client_secret", c.secret.0.as_str()),
-            ("grant_type", "client_credentials"),
-            ("scope", scope.as_str()),
-        ]);
+        let form = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("client_id", c.client_id.as_str()),
+                ("client_secret", c.secret.0.as_str()),
+                ("grant_type", "client_credentials"),
+                ("scope", scope.as_str()),
+            ])
+            .finish();
         let spec = Spec {
             method: Method::POST,
             url: self.token_url.clone(),
@@ -299,25 +290,4 @@ impl DataverseClient {
             text
         }
     }
-}
-
-/// `application/x-www-form-urlencoded`: everything but unreserved
-/// characters percent-encoded.
-pub(super) fn form_encode(pairs: &[(&str, &str)]) -> String {
-    let encode = |s: &str| {
-        s.bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect::<String>()
-    };
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
 }

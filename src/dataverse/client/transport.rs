@@ -3,6 +3,8 @@
 //! connections, one token refresh on 401), pacing under a stated request
 //! limit, and Dataverse's error bodies turned into messages.
 
+use crate::http::{error_chain, is_transient, retry_after, RetryPolicy};
+
 use super::*;
 
 /// 429 codes for combined execution time (0x80072321) and concurrent
@@ -305,7 +307,7 @@ impl DataverseClient {
             StatusCode::TOO_MANY_REQUESTS => Outcome::Throttled(reply),
             StatusCode::UNAUTHORIZED if bearer.is_some() => Outcome::Unauthorized(reply),
             // 501 says the operation does not exist here: retrying cannot help.
-            s if s.is_server_error() && s != StatusCode::NOT_IMPLEMENTED => {
+            s if is_transient(s) => {
                 let (code, message) = error_fields_of(&reply);
                 Outcome::Transient {
                     why: format!("HTTP {}{}: {message}", s.as_u16(), prefixed(", ", &code)),
@@ -372,7 +374,7 @@ impl DataverseClient {
         reply: Option<HttpReply>,
     ) -> DvResult<()> {
         retry.failures += 1;
-        if retry.failures >= self.options.max_attempts {
+        if self.retry_policy().gives_up_after(retry.failures) {
             return Err(match reply {
                 Some(reply) => {
                     let mut error = self.remote_error(spec, &reply);
@@ -405,16 +407,18 @@ impl DataverseClient {
         Ok(())
     }
 
-    /// `first · 2^(n-1)`, capped, plus up to half of it at random so
-    /// parallel workers do not retry in step.
+    /// The failure backoff of [`ClientOptions`] (jittered, see
+    /// [`RetryPolicy::backoff`]).
     pub(super) fn backoff(&self, n: u32) -> Duration {
-        let base = self
-            .options
-            .first_backoff
-            .saturating_mul(2u32.saturating_pow(n.saturating_sub(1).min(16)))
-            .min(self.options.max_backoff);
-        let jitter = rand::thread_rng().gen_range(0..=base.as_millis() as u64 / 2);
-        base + Duration::from_millis(jitter)
+        self.retry_policy().backoff(n)
+    }
+
+    pub(super) fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: self.options.max_attempts,
+            first_backoff: self.options.first_backoff,
+            max_backoff: self.options.max_backoff,
+        }
     }
 
     pub(super) fn hold_off(&self, wait: Duration) {
@@ -548,36 +552,10 @@ pub(super) fn error_fields_of(reply: &HttpReply) -> (String, String) {
     (code, message)
 }
 
-/// `Retry-After` as delay-seconds (what Dataverse sends) or an HTTP date
-/// (RFC 9110 §10.2.3).
-pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(wait.to_std().unwrap_or(Duration::ZERO))
-}
-
-/// An error and its causes on one line ("connection refused" sits deep in
-/// reqwest's chain).
-pub(super) fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let line = cause.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
+    use crate::http::{error_chain, is_transient, retry_after, RetryPolicy};
+
     use super::*;
 
     #[test]
