@@ -5,6 +5,7 @@
 //! The library holds everything; `main.rs` only parses arguments and maps the
 //! [`Outcome`] or [`Error`] to an exit code.
 
+pub mod atomic_write;
 pub mod cli;
 pub mod commands;
 pub mod dataverse;

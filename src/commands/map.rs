@@ -42,8 +42,11 @@ pub fn propose(ws: &Workspace, json: bool) -> Result<Outcome> {
     let dir = ws.reports_dir();
     std::fs::create_dir_all(&dir).at(&dir)?;
     let html = dir.join("mapping-proposal.html");
-    crate::report::write_atomically(&html, proposer::render_html(&proposal, &ws.root).as_bytes())?;
-    crate::report::write_atomically(
+    crate::atomic_write::write_atomically(
+        &html,
+        proposer::render_html(&proposal, &ws.root).as_bytes(),
+    )?;
+    crate::atomic_write::write_atomically(
         &dir.join("mapping-proposal.json"),
         serde_json::to_string_pretty(&proposal)
             .expect("proposal serializes")

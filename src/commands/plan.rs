@@ -297,8 +297,8 @@ fn write_reports(
     std::fs::create_dir_all(&dir).at(&dir)?;
     let html_path = dir.join("plan.html");
     let json_path = dir.join("plan.json");
-    crate::report::write_atomically(&html_path, html.as_bytes())?;
-    crate::report::write_atomically(
+    crate::atomic_write::write_atomically(&html_path, html.as_bytes())?;
+    crate::atomic_write::write_atomically(
         &json_path,
         serde_json::to_string_pretty(&context)
             .expect("plan serializes")

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::atomic_write::write_atomically;
 use crate::error::{Error, IoContext, Result};
 use crate::source::api::{ApiClient, DeletedRecord};
 
@@ -254,14 +255,6 @@ fn missing_marker(path: &Path) -> PathBuf {
 
 fn json_bytes(value: &impl Serialize) -> Vec<u8> {
     serde_json::to_vec_pretty(value).expect("spool records serialize")
-}
-
-/// Writes `bytes` to `path` so that a reader (or a resumed run) sees either
-/// the whole file or none of it.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).at(&tmp)?;
-    std::fs::rename(&tmp, path).at(path)
 }
 
 /// The spooled pages of `object`, in order, exactly as many as its

@@ -2,6 +2,8 @@
 //! lines appended under comments that say they are proposals, undecided ones
 //! commented out, existing lines never changed.
 
+use crate::atomic_write::write_atomically;
+
 use super::*;
 
 /// One CSV record as text (RFC 4180 quoting), without the line end.
@@ -144,12 +146,4 @@ pub fn write_optionsets(
     out.push_str(&block);
     write_atomically(path, &out)?;
     Ok(written)
-}
-
-/// Writes a file through a temporary sibling and a rename, so a crash never
-/// leaves half a mapping file.
-pub(super) fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let tmp = path.with_extension("tmp-propose");
-    std::fs::write(&tmp, text).at(&tmp)?;
-    std::fs::rename(tmp, path).at(path)
 }
