@@ -21,6 +21,7 @@ pub mod progress;
 pub mod push;
 pub mod reconcile;
 pub mod report;
+pub mod runtime;
 pub mod serve;
 pub mod source;
 pub mod stage;

@@ -91,19 +91,14 @@ pub fn extract_api(
     };
 
     let mut timings = ExtractTimings::default();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Remote(format!("cannot start the HTTP runtime: {e}")))?;
     let spool = Arc::new(spool);
-    let fetched = runtime.block_on(fetch_everything(
+    let fetched = crate::runtime::block_on(fetch_everything(
         client.clone(),
         spool.clone(),
         &state,
         source.parallel_downloads,
         opts.parallel_objects,
-    ));
+    ))?;
     let checkpoints = match fetched {
         Ok(checkpoints) => checkpoints,
         Err(e) => {

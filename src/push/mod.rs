@@ -78,14 +78,6 @@ pub struct PushSummary {
     pub seconds: f64,
 }
 
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
-}
-
 /// The gates of SPEC §6: unwaived error findings and the sign-off.
 pub fn gate_refusals(ws: &Workspace, conn: &duckdb::Connection) -> Result<Vec<String>> {
     let mut refusals = Vec::new();
@@ -194,7 +186,7 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
         );
     }
     let credentials = Credentials::from_target(&ws.config.target)?;
-    let rt = runtime()?;
+    let rt = crate::runtime::get()?;
     let client = rt.block_on(DataverseClient::connect(credentials))?;
     // Proves the token works before anything is read or written.
     rt.block_on(client.whoami())?;

@@ -137,7 +137,7 @@ pub fn read_back(ws: &Workspace, conn: &Connection) -> Result<ReadBack> {
         .collect();
 
     let credentials = Credentials::from_target(&ws.config.target)?;
-    let rt = crate::push::runtime()?;
+    let rt = crate::runtime::get()?;
     let client = rt.block_on(DataverseClient::connect(credentials))?;
     rt.block_on(client.whoami())?;
 
