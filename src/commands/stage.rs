@@ -23,7 +23,7 @@ pub fn run(ws: &Workspace, json: bool) -> Result<Outcome> {
 /// What was staged, for a person.
 fn print_summary(summary: &StageSummary) {
     if summary.nothing_new() {
-        println!("{}", nothing_to_stage_message(&summary));
+        println!("{}", nothing_to_stage_message(summary));
         return;
     }
     for extract in &summary.staged {
@@ -42,7 +42,7 @@ fn print_summary(summary: &StageSummary) {
             extract.new_deleted_rows
         );
     }
-    println!("{}", summary_table(&summary));
+    println!("{}", summary_table(summary));
     if let Some(inventory) = &summary.inventory {
         println!(
             "inventory: {} object(s), {} field(s), {} picklist-like — see meta.inventory_fields or `ferry report inventory`",

@@ -70,7 +70,7 @@ impl Spool {
     pub fn create(extract_folder: &Path, state: &SpoolState) -> Result<Self> {
         let spool = Spool::at(extract_folder);
         std::fs::create_dir_all(&spool.dir).at(&spool.dir)?;
-        write_atomically(&spool.dir.join(STATE_FILE), &json_bytes(state))?;
+        write_atomically(&spool.dir.join(STATE_FILE), json_bytes(state))?;
         Ok(spool)
     }
 
@@ -102,7 +102,7 @@ impl Spool {
     fn save_checkpoint(&self, object: &str, checkpoint: &Checkpoint) -> Result<()> {
         write_atomically(
             &self.object_dir(object).join(CHECKPOINT_FILE),
-            &json_bytes(checkpoint),
+            json_bytes(checkpoint),
         )
     }
 
@@ -183,7 +183,7 @@ impl Spool {
         }
         if !checkpoint.deletions_done {
             let deleted = client.deleted(object, state.since.as_deref()).await?;
-            write_atomically(&dir.join(DELETED_SPOOL_FILE), &json_bytes(&deleted))?;
+            write_atomically(&dir.join(DELETED_SPOOL_FILE), json_bytes(&deleted))?;
             checkpoint.deletions_done = true;
             self.save_checkpoint(object, &checkpoint)?;
         }

@@ -190,7 +190,7 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
     let client = rt.block_on(DataverseClient::connect(credentials))?;
     // Proves the token works before anything is read or written.
     rt.block_on(client.whoami())?;
-    let users = read_users(&conn, &rt, &client)?;
+    let users = read_users(&conn, rt, &client)?;
     check_user_overrides(&conn, &users)?;
     let fallback_owner = match &ws.config.push.fallback_owner {
         None => None,
@@ -208,7 +208,7 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
             }
         },
     };
-    let org_binds = resolve_org_records(ws, &rt, &client, &all_steps, &target_schema)?;
+    let org_binds = resolve_org_records(ws, rt, &client, &all_steps, &target_schema)?;
     let entity_sets: HashMap<String, String> = target_schema
         .tables()
         .map(|t| (t.logical_name.clone(), t.entity_set_name.clone()))
@@ -281,7 +281,7 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
         let bar = crate::progress::steps(&step.label(), total);
         let engine = load::StepRun {
             client: &client,
-            runtime: &rt,
+            runtime: rt,
             run: run_id,
             batch: ws
                 .config
@@ -306,7 +306,7 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
             return Err(e);
         }
         if step.kind == StepKind::Records && step.table == "uomschedule" {
-            match_base_units(&mut conn, &rt, &client, run_id, &engine.counts)?;
+            match_base_units(&mut conn, rt, &client, run_id, &engine.counts)?;
         }
         let reads = engine
             .counts

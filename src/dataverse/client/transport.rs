@@ -554,8 +554,6 @@ pub(super) fn error_fields_of(reply: &HttpReply) -> (String, String) {
 
 #[cfg(test)]
 mod tests {
-    use crate::http::{error_chain, is_transient, retry_after, RetryPolicy};
-
     use super::*;
 
     #[test]
