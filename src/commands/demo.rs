@@ -164,14 +164,9 @@ pub fn run(dir: &Path, customers: u64, seed: u64, json: bool) -> Result<Outcome>
         .len();
     let summary = Summary::read(&conn, &dir, dirt_kinds, dirt, waived)?;
     let index = ws.reports_dir().join("index.html");
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary.to_json(&index)).expect("summary serializes")
-        );
-    } else {
-        summary.print(&index, &root);
-    }
+    super::output::emit(json, &summary.to_json(&index), |_| {
+        summary.print(&index, &root)
+    });
     // A demo that loses or mangles a record has failed, whatever it printed.
     Ok(
         if summary.dirt_missed > 0 || verify_code != 0 || reconcile_code != 0 {

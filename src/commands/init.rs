@@ -27,18 +27,17 @@ pub fn run(
     };
     let source = parse_source(source)?;
     create_workspace(dir, profile, &source, target)?;
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({ "workspace": dir.display().to_string(), "profile": profile.to_string() })
-        );
-    } else {
-        println!("created workspace {} (profile {profile})", dir.display());
-        println!(
-            "next: edit {} and run `ferry extract`",
-            dir.join(CONFIG_FILE).display()
-        );
-    }
+    super::output::emit_line(
+        json,
+        &serde_json::json!({ "workspace": dir.display().to_string(), "profile": profile.to_string() }),
+        |_| {
+            println!("created workspace {} (profile {profile})", dir.display());
+            println!(
+                "next: edit {} and run `ferry extract`",
+                dir.join(CONFIG_FILE).display()
+            );
+        },
+    );
     Ok(Outcome::Ok)
 }
 

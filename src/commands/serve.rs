@@ -57,10 +57,7 @@ pub fn run_servicetracker(args: ServiceTrackerArgs) -> Result<Outcome> {
         clock.elapsed().as_secs_f64()
     );
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let runtime = crate::runtime::get()?;
     let stats = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
@@ -119,10 +116,7 @@ pub fn run_dataverse(args: DataverseArgs) -> Result<Outcome> {
         config = config.with_technician_users(path)?;
     }
     let emulator = DataverseEmulator::new(config);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let runtime = crate::runtime::get()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await

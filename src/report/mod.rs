@@ -32,12 +32,13 @@ pub mod queries;
 pub mod templates;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{SecondsFormat, Utc};
 use duckdb::Connection;
 use serde::Serialize;
 
+use crate::atomic_write::write_atomically;
 use crate::error::{Error, IoContext, Result};
 use crate::stage::db::relation_exists;
 use crate::stage::open_existing_database;
@@ -362,12 +363,4 @@ fn write_report(ws: &Workspace, name: &str, html: &str, json: &str) -> Result<(P
     write_atomically(&html_path, html.as_bytes())?;
     write_atomically(&json_path, json.as_bytes())?;
     Ok((html_path, json_path))
-}
-
-/// Writes under a temporary name and renames, so a browser never opens half
-/// a report.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).at(&tmp)?;
-    std::fs::rename(&tmp, path).at(path)
 }

@@ -137,7 +137,7 @@ pub fn read_back(ws: &Workspace, conn: &Connection) -> Result<ReadBack> {
         .collect();
 
     let credentials = Credentials::from_target(&ws.config.target)?;
-    let rt = crate::push::runtime()?;
+    let rt = crate::runtime::get()?;
     let client = rt.block_on(DataverseClient::connect(credentials))?;
     rt.block_on(client.whoami())?;
 
@@ -146,7 +146,7 @@ pub fn read_back(ws: &Workspace, conn: &Connection) -> Result<ReadBack> {
     write_column_plan(conn, &tables, parties)?;
     let mut reads = Vec::new();
     for table in &tables {
-        let read = read_table(conn, &rt, &client, table)?;
+        let read = read_table(conn, rt, &client, table)?;
         crate::progress::note(format!(
             "read back {:<32} {} records in {} page(s)",
             table.table, read.records, read.pages
@@ -154,7 +154,7 @@ pub fn read_back(ws: &Workspace, conn: &Connection) -> Result<ReadBack> {
         reads.push(read);
     }
     if parties {
-        let read = read_parties(conn, &rt, &client, &tables)?;
+        let read = read_parties(conn, rt, &client, &tables)?;
         crate::progress::note(format!(
             "read back {:<32} {} parties of the read activities",
             "activityparty", read.records
