@@ -21,6 +21,7 @@ pub mod reconcile;
 pub mod report;
 pub mod serve;
 pub mod source;
+pub mod sql_catalog;
 pub mod stage;
 pub mod transform;
 pub mod validate;
