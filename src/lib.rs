@@ -24,6 +24,7 @@ pub mod report;
 pub mod runtime;
 pub mod serve;
 pub mod source;
+pub mod sql_catalog;
 pub mod stage;
 pub mod transform;
 pub mod validate;

@@ -300,10 +300,10 @@ pub fn shorten_values_that_do_not_fit(ws: &Workspace) -> Result<u64> {
 /// validating again after push no longer sees those values as too long,
 /// and the dirt ledger must still credit the check that found them.
 fn keep_first_findings(ws: &Workspace) -> Result<()> {
-    open(ws)?.execute_batch(
-        "CREATE SCHEMA IF NOT EXISTS demo;
-         CREATE OR REPLACE TABLE demo.findings_before_fixes AS SELECT * FROM \"check\".findings;",
-    )?;
+    open(ws)?.execute_batch(crate::sql_catalog::schema_sql(
+        "demo",
+        "findings_before_fixes",
+    ))?;
     Ok(())
 }
 
@@ -329,12 +329,7 @@ fn dirt_ledger(
     planted: &[crate::generate::DirtEntry],
     quarantined_by_the_api: u64,
 ) -> Result<Vec<DirtKindCount>> {
-    conn.execute_batch(
-        "CREATE SCHEMA IF NOT EXISTS demo;
-         CREATE OR REPLACE TABLE demo.planted (
-             kind VARCHAR, object VARCHAR, field VARCHAR, record_id VARCHAR,
-             line BIGINT, expected VARCHAR, caught_by VARCHAR);",
-    )?;
+    conn.execute_batch(crate::sql_catalog::schema_sql("demo", "planted"))?;
     {
         let mut appender = conn.appender_to_db("planted", "demo")?;
         for entry in planted {
@@ -376,6 +371,7 @@ fn dirt_ledger(
             .collect::<Vec<_>>()
             .join(" UNION ALL ")
     };
+    // generated per planted field: one UNION arm per value that must land intact.
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TABLE demo.dirt AS
          WITH intact AS ({landed_intact})

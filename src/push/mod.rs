@@ -386,10 +386,9 @@ fn read_users(
         "systemusers?$select=systemuserid,internalemailaddress,fullname,isdisabled",
         MAX_PAGE_SIZE,
     ))?;
-    conn.execute_batch(
-        "CREATE SCHEMA IF NOT EXISTS dv;
-         CREATE OR REPLACE TABLE dv.systemuser (systemuserid UUID, internalemailaddress VARCHAR, fullname VARCHAR, isdisabled BOOLEAN);",
-    )?;
+    conn.execute_batch(crate::sql_catalog::schema_sql("dv", "users"))?;
+    // What the target holds now replaces what an earlier read found.
+    conn.execute_batch("DELETE FROM dv.systemuser")?;
     let mut users = HashMap::new();
     let mut app = conn.appender_to_db("systemuser", "dv")?;
     for row in &rows {

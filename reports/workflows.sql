@@ -278,7 +278,7 @@ steps AS (
                 WHEN m.target_table = '{self}' THEN m.trigger_table
                 ELSE m.target_table
             END,
-            'how': coalesce(m.how, 'No rule in sql/reports/workflows.sql matches this action: build it by hand from the original text, or add a rule.'),
+            'how': coalesce(m.how, 'No rule in reports/workflows.sql matches this action: build it by hand from the original text, or add a rule.'),
             'delay': CASE WHEN m.delay_count <> '' THEN 'Delay ' || m.delay_count || ' ' || m.delay_unit || '(s) first (Schedule connector, "Delay")' END
         } ORDER BY m.pos) AS steps,
         count(*) FILTER (m.connector IS NULL) AS by_hand_steps
