@@ -62,8 +62,8 @@ impl DataverseClient {
                 }
             }
             entity["Keys"] = keys.get("value").cloned().unwrap_or(json!([]));
-            let read = crate::dataverse::org_metadata::tables_from_org_metadata(&entity)
-                .map_err(|e| {
+            let read =
+                crate::dataverse::org_metadata::tables_from_org_metadata(&entity).map_err(|e| {
                     DvClientError::Transport(format!(
                         "the org's definition of {name} could not be read: {e}"
                     ))
