@@ -305,6 +305,7 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
             )?;
             return Err(e);
         }
+        audit::explain_missing_parents(&conn, run_id, step.key(), &step.table)?;
         if step.kind == StepKind::Records && step.table == "uomschedule" {
             match_base_units(&mut conn, rt, &client, run_id, &engine.counts)?;
         }
