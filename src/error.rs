@@ -128,3 +128,25 @@ impl<T> IoContext<T> for std::io::Result<T> {
         })
     }
 }
+
+/// The Dataverse emulator's own errors keep their message and their exit
+/// code: bad input and usage stay 2, a server that stopped failing is 3.
+impl From<dataverse_emulator::Error> for Error {
+    fn from(error: dataverse_emulator::Error) -> Self {
+        use dataverse_emulator::Error as Emulator;
+        match error {
+            Emulator::Usage(message) => Error::Usage(message),
+            Emulator::Input {
+                path,
+                message,
+                what_to_do,
+            } => Error::Input {
+                path,
+                message,
+                what_to_do,
+            },
+            Emulator::Io { path, source } => Error::Io { path, source },
+            Emulator::Serve(message) => Error::Remote(message),
+        }
+    }
+}

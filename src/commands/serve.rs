@@ -57,10 +57,7 @@ pub fn run_servicetracker(args: ServiceTrackerArgs) -> Result<Outcome> {
         clock.elapsed().as_secs_f64()
     );
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let runtime = crate::runtime::get()?;
     let stats = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
@@ -72,9 +69,11 @@ pub fn run_servicetracker(args: ServiceTrackerArgs) -> Result<Outcome> {
         let _ = writeln!(stdout, "listening on http://{local}");
         let _ = stdout.flush();
         drop(stdout);
-        emulator
-            .serve(listener, crate::serve::shutdown_signal())
-            .await
+        Ok::<_, Error>(
+            emulator
+                .serve(listener, crate::serve::shutdown_signal())
+                .await?,
+        )
     })?;
     eprintln!(
         "stopped: {} requests, {} records served, {} throttled ({} early retries), {} unauthorised",
@@ -92,8 +91,8 @@ pub fn run_servicetracker(args: ServiceTrackerArgs) -> Result<Outcome> {
 pub struct DataverseArgs {
     pub addr: SocketAddr,
     pub state: Option<PathBuf>,
-    pub limits: crate::serve::dataverse::limits::LimitsConfig,
-    pub faults: crate::serve::dataverse::faults::FaultConfig,
+    pub limits: dataverse_emulator::limits::LimitsConfig,
+    pub faults: dataverse_emulator::faults::FaultConfig,
     pub metadata: Option<PathBuf>,
     pub prefix: String,
     pub client_secret: Option<String>,
@@ -105,7 +104,7 @@ pub struct DataverseArgs {
 /// foreground; `listening on http://HOST:PORT` first on stdout, the state
 /// file (if any) written when SIGINT or SIGTERM stops it.
 pub fn run_dataverse(args: DataverseArgs) -> Result<Outcome> {
-    use crate::serve::dataverse::{DataverseConfig, DataverseEmulator};
+    use dataverse_emulator::{DataverseConfig, DataverseEmulator};
     let mut config = DataverseConfig::new(&args.prefix);
     if let Some(path) = &args.metadata {
         config = config.with_metadata_file(path)?;
@@ -119,10 +118,7 @@ pub fn run_dataverse(args: DataverseArgs) -> Result<Outcome> {
         config = config.with_technician_users(path)?;
     }
     let emulator = DataverseEmulator::new(config);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let runtime = crate::runtime::get()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
@@ -140,6 +136,7 @@ pub fn run_dataverse(args: DataverseArgs) -> Result<Outcome> {
         emulator
             .serve(listener, crate::serve::shutdown_signal())
             .await
+            .map_err(Error::from)
     })?;
     eprintln!("stopped");
     Ok(Outcome::Ok)

@@ -35,6 +35,7 @@ pub mod api_spool;
 pub mod arrow_types;
 pub mod delta;
 pub mod extract;
+mod finish;
 pub mod lander;
 pub mod manifest;
 pub mod rowhash;
