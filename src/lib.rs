@@ -22,6 +22,7 @@ pub mod report;
 pub mod serve;
 pub mod source;
 pub mod stage;
+pub mod templates;
 pub mod transform;
 pub mod validate;
 pub mod verify;

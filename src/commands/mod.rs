@@ -8,7 +8,6 @@ pub mod generate;
 pub mod init;
 pub mod map;
 pub mod plan;
-pub mod plan_target;
 pub mod reconcile;
 pub mod report;
 pub mod run;

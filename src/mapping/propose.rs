@@ -53,12 +53,12 @@ use duckdb::Connection;
 use serde::Serialize;
 
 use super::synonyms::{self, BuiltinMapping, Placement};
-use super::OptionTranslation;
 use crate::dataverse::schema::{
     Column, ColumnType, RequiredLevel, Schema, PUBLISHER_OPTION_VALUE_BASE,
 };
 use crate::error::{Error, IoContext, Result};
 use crate::stage::db::{constant_literal, qualified, quote_ident};
+use crate::transform::mapping_files::OptionTranslation;
 use crate::workspace::Profile;
 
 /// A standard column is proposed only at or above this score; below it the
@@ -2674,7 +2674,7 @@ fn custom_transform_sql(
 /// every value escaped by the template engine; the workspace's own
 /// `templates/` override the built-in ones, as for every report.
 pub fn render_html(proposal: &Proposal, workspace_root: &std::path::Path) -> String {
-    crate::report::Templates::for_workspace(workspace_root)
+    crate::templates::Templates::for_workspace(workspace_root)
         .and_then(|templates| templates.render(TEMPLATE_NAME, context(proposal)))
         .unwrap_or_else(|e| {
             // Should a template ever fail, the page still says so instead of

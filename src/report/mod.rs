@@ -29,7 +29,6 @@
 
 pub mod index;
 pub mod queries;
-pub mod templates;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,11 +40,26 @@ use serde::Serialize;
 use crate::error::{Error, IoContext, Result};
 use crate::stage::db::relation_exists;
 use crate::stage::open_existing_database;
+use crate::templates::{self, TemplateSource, Templates};
 use crate::workspace::Workspace;
 use queries::{
     parse_named_queries, parse_requirements, restore_hint, run_query, unmet_requirements, Unmet,
 };
-pub use templates::{TemplateSource, Templates};
+
+/// Report names: every built-in `sql/reports/<name>.sql` (its template
+/// is `templates/<name>.html.j2`).
+pub fn builtin_reports() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = crate::commands::init::BUILTIN_SQL
+        .get_dir("reports")
+        .map(|dir| {
+            dir.files()
+                .filter_map(|file| file.path().file_name()?.to_str()?.strip_suffix(".sql"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort_unstable();
+    names
+}
 
 /// The landing page's name; it has no SQL file of its own.
 pub const INDEX: &str = "index";
@@ -177,7 +191,7 @@ pub fn title_of(name: &str) -> &str {
 /// Names of the reports `ferry report` can render: every built-in report
 /// SQL file, then the index.
 pub fn available_reports() -> Vec<&'static str> {
-    let mut names = Templates::reports();
+    let mut names = builtin_reports();
     names.push(INDEX);
     names
 }
@@ -370,4 +384,16 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).at(&tmp)?;
     std::fs::rename(&tmp, path).at(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_reports_are_listed() {
+        for report in ["findings", "inventory", "push", "workflows"] {
+            assert!(builtin_reports().contains(&report), "{report}");
+        }
+    }
 }

@@ -10,6 +10,7 @@
 //! files on disk with the ledger's checksums.
 
 pub mod files;
+pub mod mapping_files;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -20,7 +21,6 @@ use serde::Serialize;
 
 use crate::dataverse::schema::Schema;
 use crate::error::{Error, Result};
-use crate::mapping;
 use crate::stage::db::{qualified, quote_ident, relation_exists};
 use crate::stage::open_database;
 use crate::workspace::{Profile, Workspace};
@@ -78,8 +78,8 @@ pub fn run_transforms(ws: &Workspace) -> Result<TransformSummary> {
             "restore the built-in transforms (copy them from a new `ferry init` workspace)",
         ));
     }
-    let optionsets = mapping::read_optionsets(ws)?;
-    let users = mapping::read_users(ws)?;
+    let optionsets = mapping_files::read_optionsets(ws)?;
+    let users = mapping_files::read_users(ws)?;
     let conn = open_database(ws)?;
     if !has_staged_data(&conn)? {
         return Err(Error::input(
@@ -179,8 +179,8 @@ fn ensure_ledger(conn: &Connection) -> Result<()> {
 pub fn prepare_schemas(
     conn: &Connection,
     ws: &Workspace,
-    optionsets: &[mapping::OptionTranslation],
-    users: &[mapping::UserOverride],
+    optionsets: &[mapping_files::OptionTranslation],
+    users: &[mapping_files::UserOverride],
 ) -> Result<()> {
     for schema in REBUILT_SCHEMAS {
         conn.execute_batch(&format!(
@@ -208,8 +208,8 @@ pub fn prepare_schemas(
             ws.config.target.max_upload_bytes as i64
         ],
     )?;
-    mapping::load_optionsets(conn, optionsets)?;
-    mapping::load_users(conn, users)?;
+    mapping_files::load_optionsets(conn, optionsets)?;
+    mapping_files::load_users(conn, users)?;
     load_target_columns(conn, &Schema::builtin(&ws.config.prefix))
 }
 

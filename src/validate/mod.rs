@@ -16,9 +16,9 @@ use duckdb::{params, Connection};
 use serde::Serialize;
 
 use crate::error::{Error, IoContext, Result};
-use crate::mapping;
 use crate::stage::db::relation_exists;
 use crate::stage::open_database;
+use crate::transform::mapping_files;
 use crate::transform::render;
 use crate::workspace::Workspace;
 
@@ -110,7 +110,7 @@ pub fn query_body(text: &str) -> &str {
 
 pub fn run_validate(ws: &Workspace) -> Result<ValidateSummary> {
     let checks = read_checks(&checks_dir(ws))?;
-    let waivers = mapping::read_waivers(ws)?;
+    let waivers = mapping_files::read_waivers(ws)?;
     let conn = open_database(ws)?;
     if !relation_exists(&conn, "meta", "stg_rows")? {
         return Err(Error::input(
@@ -137,7 +137,7 @@ pub fn run_validate(ws: &Workspace) -> Result<ValidateSummary> {
             per_check.insert(check.name.clone(), (n, ms));
             progress.inc(1);
         }
-        mapping::load_waivers(&conn, &waivers)?;
+        mapping_files::load_waivers(&conn, &waivers)?;
         conn.execute_batch(
             "UPDATE \"check\".findings f SET waived = true, waiver_reason = w.reason
              FROM \"check\".waivers w
