@@ -37,8 +37,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use ferry::serve::dataverse::limits::LimitsConfig;
-use ferry::serve::dataverse::{DataverseConfig, DataverseEmulator, RunningDataverse};
+use dataverse_emulator::limits::LimitsConfig;
+use dataverse_emulator::{DataverseConfig, DataverseEmulator, RunningDataverse};
 use serde_json::Value;
 use support::{mib, run_ferry, scratch};
 
@@ -322,7 +322,7 @@ fn push(
         .iter()
         .position(|o| is_record_request(&o.path))
         .unwrap_or(ops.len());
-    let admitted = |o: &&ferry::serve::dataverse::api::Operation| !o.throttled;
+    let admitted = |o: &&dataverse_emulator::api::Operation| !o.throttled;
     let preflight_admitted = ops[..first_record].iter().filter(admitted).count() as u64;
     let per_window = match (window, ops.get(first_record)) {
         (Some(w), Some(first)) => {

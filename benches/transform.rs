@@ -68,7 +68,7 @@ fn prepare(ws: &ferry::workspace::Workspace, database: &Path) {
 fn between(ws: &ferry::workspace::Workspace, database: &Path) {
     let conn = ferry::duck::open(database).unwrap();
     ferry::transform::build_stg_views(&conn, &ws.config.prefix).unwrap();
-    conn.execute_batch(ferry::validate::FINDINGS_DDL).unwrap();
+    conn.execute_batch(ferry::validate::findings_ddl()).unwrap();
 }
 
 /// The same SQL through ferry's own DuckDB, in this process, one

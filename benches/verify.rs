@@ -126,7 +126,7 @@ fn main() {
     )
     .expect("build tables");
     ferry::push::audit::ensure(&conn).expect("audit tables");
-    conn.execute_batch(ferry::verify::readback::DV_DDL)
+    conn.execute_batch(ferry::verify::readback::dv_ddl())
         .expect("dv tables");
     // What the read-back and push would have recorded.
     conn.execute_batch(

@@ -218,10 +218,10 @@ pub enum ServeTarget {
         state: Option<PathBuf>,
         /// Service protection: realistic | off | requests=N,time=SECS,concurrent=C,window=SECS[,dop=D]
         #[arg(long, default_value = "realistic", value_name = "L")]
-        limits: crate::serve::dataverse::limits::LimitsConfig,
+        limits: dataverse_emulator::limits::LimitsConfig,
         /// Injected faults: none | 503=R,drop=R,slow=R[:250ms],after-write=R,seed=N
         #[arg(long, default_value = "none", value_name = "F")]
-        faults: crate::serve::dataverse::faults::FaultConfig,
+        faults: dataverse_emulator::faults::FaultConfig,
         /// Table metadata pulled from a real org (Web API JSON) instead of the built-in tables.
         #[arg(long, value_name = "FILE")]
         metadata: Option<PathBuf>,

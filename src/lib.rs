@@ -5,12 +5,14 @@
 //! The library holds everything; `main.rs` only parses arguments and maps the
 //! [`Outcome`] or [`Error`] to an exit code.
 
+pub mod atomic_write;
 pub mod cli;
 pub mod commands;
 pub mod dataverse;
 pub mod duck;
 pub mod error;
 pub mod generate;
+pub mod http;
 pub mod identity;
 pub mod landing;
 pub mod mapping;
@@ -19,8 +21,10 @@ pub mod progress;
 pub mod push;
 pub mod reconcile;
 pub mod report;
+pub mod runtime;
 pub mod serve;
 pub mod source;
+pub mod sql_catalog;
 pub mod stage;
 pub mod templates;
 pub mod transform;

@@ -27,12 +27,12 @@ use crate::error::{Error, Result};
 pub const BASE_TEMPLATE: &str = "base.html.j2";
 
 /// Every template under `templates/`, embedded at build time, so adding a
-/// report is adding files (`sql/reports/<name>.sql` + `templates/<name>.html.j2`).
+/// report is adding files (`reports/<name>.sql` + `templates/<name>.html.j2`).
 static EMBEDDED_TEMPLATES: include_dir::Dir<'static> =
     include_dir::include_dir!("$CARGO_MANIFEST_DIR/templates");
 
 /// Rendered by its own command (`ferry plan`) from data it computes, not
-/// from a `sql/reports/*.sql` query, so `ferry report` does not list it.
+/// from a `reports/*.sql` query, so `ferry report` does not list it.
 pub const PLAN_TEMPLATE: &str = "plan.html.j2";
 
 /// The folder of a workspace whose templates replace the built-in ones.
@@ -181,7 +181,7 @@ fn template_error(name: &str, err: &TemplateError) -> Error {
     };
     let hint = if err.kind() == ErrorKind::UndefinedError {
         "\n  what to do: the report SQL in the workspace does not return a column the template needs; \
-         restore the built-in SQL (run `ferry init /tmp/ferry-fresh` and copy its sql/reports/ file) or add the column"
+         restore the built-in SQL (run `ferry init /tmp/ferry-fresh` and copy its reports/ file) or add the column"
     } else {
         ""
     };

@@ -399,12 +399,12 @@ impl Workspace {
     /// names. The key itself never appears in an error.
     pub fn api_key(&self) -> Result<String> {
         let name = &self.config.source.api_key_env;
-        match std::env::var(name) {
-            Ok(key) if !key.trim().is_empty() => Ok(key.trim().to_string()),
-            Ok(_) => Err(Error::Usage(format!(
+        match crate::http::secret_from_env(name) {
+            crate::http::EnvSecret::Value(key) => Ok(key),
+            crate::http::EnvSecret::Blank => Err(Error::Usage(format!(
                 "the environment variable {name} (source.api_key_env in ferry.toml) is empty; set it to the ServiceTracker API key"
             ))),
-            Err(_) => Err(Error::Usage(format!(
+            crate::http::EnvSecret::Unset => Err(Error::Usage(format!(
                 "the environment variable {name} (source.api_key_env in ferry.toml) is not set; \
                  export {name}=<ServiceTracker API key> and run again"
             ))),

@@ -6,11 +6,11 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use dataverse_emulator::{DataverseConfig, DataverseEmulator, RunningDataverse};
 use ferry::dataverse::client::{
     BatchRequest, ClientOptions, Credentials, DataverseClient, DvClientError,
 };
 use ferry::dataverse::schema::{AlternateKey, Column, ColumnType, Ownership, RequiredLevel, Table};
-use ferry::serve::dataverse::{DataverseConfig, DataverseEmulator, RunningDataverse};
 use ferry::Error;
 use reqwest::Method;
 use serde_json::{json, Map, Value};

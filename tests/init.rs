@@ -28,6 +28,12 @@ fn init_writes_a_documented_workspace() {
     for sub in ["landing", "reports", "mapping", "sql"] {
         assert!(ws.join(sub).is_dir(), "{sub} missing");
     }
+    // Report definitions sit beside the rendered reports; the schema DDL
+    // stays built in.
+    assert!(ws.join("reports/inventory.sql").is_file());
+    assert!(!ws.join("sql/reports").exists());
+    assert!(!ws.join("sql/schema").exists());
+    assert!(ws.join("sql/transforms/V010__account.sql").is_file());
     let text = std::fs::read_to_string(ws.join("ferry.toml")).unwrap();
     assert!(text.contains("profile = \"field-service\""));
     assert!(text.contains("path = \"/data/export\""));

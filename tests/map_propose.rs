@@ -726,13 +726,14 @@ const SECRET_ENV: &str = "FERRY_MAP_PROPOSE_TEST_SECRET";
 
 #[test]
 fn with_a_target_the_proposal_uses_the_custom_columns_the_org_already_has() {
-    use ferry::dataverse::schema::{Column, ColumnType, RequiredLevel};
-    use ferry::serve::dataverse::{DataverseConfig, DataverseEmulator};
+    // The org is the emulator's: its tables are its own model, not ferry's.
+    use dataverse_emulator::schema::{Column, ColumnType, RequiredLevel, Schema as OrgSchema};
+    use dataverse_emulator::{DataverseConfig, DataverseEmulator};
 
     // An org as Microsoft ships it, plus a custom column someone made for
     // the gate code before ferry came along.
     let mut config = DataverseConfig::new(PREFIX);
-    config.schema = Schema::builtin(PREFIX).standard_only();
+    config.schema = OrgSchema::builtin(PREFIX).standard_only();
     config
         .schema
         .add_column(

@@ -10,8 +10,8 @@ mod staged;
 
 use std::collections::BTreeMap;
 
-use ferry::dataverse::schema::Schema;
-use ferry::serve::dataverse::{DataverseConfig, DataverseEmulator, RunningDataverse};
+use dataverse_emulator::schema::Schema;
+use dataverse_emulator::{DataverseConfig, DataverseEmulator, RunningDataverse};
 use predicates::str::contains;
 use staged::Staged;
 

@@ -24,9 +24,9 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use ferry::serve::dataverse::faults::FaultConfig;
-use ferry::serve::dataverse::limits::LimitsConfig;
-use ferry::serve::dataverse::RunningDataverse;
+use dataverse_emulator::faults::FaultConfig;
+use dataverse_emulator::limits::LimitsConfig;
+use dataverse_emulator::RunningDataverse;
 use push_target::{org_with, point_at, run, waive_errors, SECRET_ENV};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;

@@ -14,10 +14,10 @@ mod staged;
 
 use std::collections::BTreeMap;
 
-use ferry::serve::dataverse::faults::FaultConfig;
-use ferry::serve::dataverse::limits::LimitsConfig;
-use ferry::serve::dataverse::store::RecordKey;
-use ferry::serve::dataverse::RunningDataverse;
+use dataverse_emulator::faults::FaultConfig;
+use dataverse_emulator::limits::LimitsConfig;
+use dataverse_emulator::store::RecordKey;
+use dataverse_emulator::RunningDataverse;
 use push_target::{org_with, point_at, run, run_json, waive_errors};
 use serde_json::Value;
 use staged::Staged;

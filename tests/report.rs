@@ -172,7 +172,7 @@ fn nothing_staged_is_a_clear_exit_2() {
 #[test]
 fn missing_workspace_sql_says_how_to_restore_it() {
     let ws = staged_workspace();
-    std::fs::remove_file(ws.root.join("sql/reports/inventory.sql")).unwrap();
+    std::fs::remove_file(ws.root.join("reports/inventory.sql")).unwrap();
     ws.ferry()
         .args(["report", "inventory"])
         .assert()
@@ -184,7 +184,7 @@ fn missing_workspace_sql_says_how_to_restore_it() {
 #[test]
 fn the_workspace_copy_of_the_sql_is_what_runs() {
     let ws = staged_workspace();
-    let path = ws.root.join("sql/reports/inventory.sql");
+    let path = ws.root.join("reports/inventory.sql");
     let edited = std::fs::read_to_string(&path)
         .unwrap()
         .replace("ORDER BY extract_id;", "ORDER BY extract_id LIMIT 0;");
@@ -205,10 +205,36 @@ fn the_workspace_copy_of_the_sql_is_what_runs() {
         .stderr(contains("nope"));
 }
 
+/// A workspace made before report definitions moved to the top level keeps
+/// them in `sql/reports/`; that copy is still the one that runs.
+#[test]
+fn a_workspace_with_the_old_sql_reports_folder_still_runs_its_copy() {
+    let ws = staged_workspace();
+    let old = ws.root.join("sql/reports");
+    std::fs::create_dir_all(&old).unwrap();
+    for entry in std::fs::read_dir(ws.root.join("reports")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) == Some("sql") {
+            std::fs::rename(&path, old.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let path = old.join("inventory.sql");
+    let edited = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("ORDER BY extract_id;", "ORDER BY extract_id LIMIT 0;");
+    std::fs::write(&path, edited).unwrap();
+    ws.ferry().args(["report", "inventory"]).assert().success();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.root.join("reports/inventory.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["extracts"], serde_json::json!([]));
+    assert_eq!(json["header"]["sql_file"], path.display().to_string());
+}
+
 #[test]
 fn a_column_the_template_needs_but_the_sql_lacks_is_a_clear_error() {
     let ws = staged_workspace();
-    let path = ws.root.join("sql/reports/inventory.sql");
+    let path = ws.root.join("reports/inventory.sql");
     let edited = std::fs::read_to_string(&path)
         .unwrap()
         .replace("o.fields AS field_count", "o.fields AS renamed_count");
@@ -312,7 +338,7 @@ fn reports_without_their_data_wait_for_the_command_that_makes_it() {
 #[test]
 fn an_empty_required_table_is_not_available_yet_and_a_bad_requires_line_is_named() {
     let ws = staged_workspace();
-    let path = ws.root.join("sql/reports/push.sql");
+    let path = ws.root.join("reports/push.sql");
     let text = std::fs::read_to_string(&path).unwrap();
     // A requirement that exists but is empty waits too.
     std::fs::write(
@@ -434,7 +460,7 @@ fn poison(export: &std::path::Path, object: &str, column: &str, value: &str) {
 
 #[test]
 fn text_typed_into_servicetracker_is_escaped_in_every_report() {
-    use ferry::serve::dataverse::{DataverseConfig, DataverseEmulator};
+    use dataverse_emulator::{DataverseConfig, DataverseEmulator};
 
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("export");

@@ -7,8 +7,8 @@ mod push_target;
 #[path = "support/staged.rs"]
 mod staged;
 
-use ferry::serve::dataverse::faults::FaultConfig;
-use ferry::serve::dataverse::limits::LimitsConfig;
+use dataverse_emulator::faults::FaultConfig;
+use dataverse_emulator::limits::LimitsConfig;
 use push_target::{org_with, point_at, run};
 use staged::Staged;
 

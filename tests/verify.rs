@@ -10,10 +10,10 @@ mod push_target;
 #[path = "support/staged.rs"]
 mod staged;
 
-use ferry::serve::dataverse::faults::FaultConfig;
-use ferry::serve::dataverse::limits::LimitsConfig;
-use ferry::serve::dataverse::store::{RecordKey, WriteMode};
-use ferry::serve::dataverse::RunningDataverse;
+use dataverse_emulator::faults::FaultConfig;
+use dataverse_emulator::limits::LimitsConfig;
+use dataverse_emulator::store::{RecordKey, WriteMode};
+use dataverse_emulator::RunningDataverse;
 use push_target::{org_with, point_at, run, run_json, waive_errors};
 use serde_json::{json, Map, Value};
 use staged::Staged;

@@ -33,7 +33,7 @@ INSERT INTO verify.rules VALUES
     -- migrated": overriddencreatedon keeps the migration time). SPEC §9
     -- activities; Microsoft Learn, "Migrate data: overriddencreatedon"
     -- (entity reference, activitypointer.overriddencreatedon); the emulator
-    -- does the same (src/serve/dataverse/store.rs, plan_create).
+    -- does the same (crates/dataverse-emulator/src/store/validation.rs, plan_create).
     ('*', 'overriddencreatedon', 'compare_with', 'createdon',
      'Dataverse moves the overriddencreatedon sent on create into createdon and keeps the migration time in overriddencreatedon (SPEC §9 activities)'),
     -- State and status: a staged null is not sent (src/push/rows.rs sends

@@ -19,10 +19,10 @@ use duckdb::Connection;
 
 use crate::error::{Error, IoContext, Result};
 use crate::generate::{generate_export, GenerateOptions};
-use crate::serve::dataverse::{DataverseConfig, DataverseEmulator};
 use crate::serve::servicetracker::{Emulator, EmulatorConfig};
 use crate::workspace::{Profile, SourceSetting, Workspace};
 use crate::Outcome;
+use dataverse_emulator::{DataverseConfig, DataverseEmulator};
 
 /// Marks a folder as made by `ferry demo`, so a later demo may replace it
 /// and nothing else is ever deleted.
@@ -164,14 +164,9 @@ pub fn run(dir: &Path, customers: u64, seed: u64, json: bool) -> Result<Outcome>
         .len();
     let summary = Summary::read(&conn, &dir, dirt_kinds, dirt, waived)?;
     let index = ws.reports_dir().join("index.html");
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary.to_json(&index)).expect("summary serializes")
-        );
-    } else {
-        summary.print(&index, &root);
-    }
+    super::output::emit(json, &summary.to_json(&index), |_| {
+        summary.print(&index, &root)
+    });
     // A demo that loses or mangles a record has failed, whatever it printed.
     Ok(
         if summary.dirt_missed > 0 || verify_code != 0 || reconcile_code != 0 {
@@ -305,10 +300,10 @@ pub fn shorten_values_that_do_not_fit(ws: &Workspace) -> Result<u64> {
 /// validating again after push no longer sees those values as too long,
 /// and the dirt ledger must still credit the check that found them.
 fn keep_first_findings(ws: &Workspace) -> Result<()> {
-    open(ws)?.execute_batch(
-        "CREATE SCHEMA IF NOT EXISTS demo;
-         CREATE OR REPLACE TABLE demo.findings_before_fixes AS SELECT * FROM \"check\".findings;",
-    )?;
+    open(ws)?.execute_batch(crate::sql_catalog::schema_sql(
+        "demo",
+        "findings_before_fixes",
+    ))?;
     Ok(())
 }
 
@@ -334,12 +329,7 @@ fn dirt_ledger(
     planted: &[crate::generate::DirtEntry],
     quarantined_by_the_api: u64,
 ) -> Result<Vec<DirtKindCount>> {
-    conn.execute_batch(
-        "CREATE SCHEMA IF NOT EXISTS demo;
-         CREATE OR REPLACE TABLE demo.planted (
-             kind VARCHAR, object VARCHAR, field VARCHAR, record_id VARCHAR,
-             line BIGINT, expected VARCHAR, caught_by VARCHAR);",
-    )?;
+    conn.execute_batch(crate::sql_catalog::schema_sql("demo", "planted"))?;
     {
         let mut appender = conn.appender_to_db("planted", "demo")?;
         for entry in planted {
@@ -381,6 +371,7 @@ fn dirt_ledger(
             .collect::<Vec<_>>()
             .join(" UNION ALL ")
     };
+    // generated per planted field: one UNION arm per value that must land intact.
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TABLE demo.dirt AS
          WITH intact AS ({landed_intact})

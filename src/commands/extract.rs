@@ -9,6 +9,7 @@
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 
+use super::output;
 use crate::landing::api_extract::{extract_api, ApiSource};
 use crate::landing::delta::{SinceArg, SinceOrigin};
 use crate::landing::extract::{extract_csv_since, ExtractOptions, ExtractReport};
@@ -56,27 +57,20 @@ pub fn run(
     if !pending.is_empty() {
         warn_pending(pending, allow_pending);
     }
-    if json {
-        let out = serde_json::json!({
-            "extract_id": report.manifest.extract_id,
-            "folder": report.folder.display().to_string(),
-            "mode": report.manifest.mode,
-            "since": report.manifest.since,
-            "since_from_extract": since_extract(&report),
-            "landed_rows": report.manifest.objects.values().map(|o| o.landed_rows).sum::<u64>(),
-            "unchanged_rows": report.manifest.objects.values().map(|o| o.unchanged_rows).sum::<u64>(),
-            "quarantined_rows": report.manifest.quarantine.rows,
-            "deleted_rows": report.manifest.deleted.as_ref().map_or(0, |d| d.landed_rows),
-            "manifest": report.manifest,
-            "timings": report.timings,
-        });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&out).expect("report serializes")
-        );
-    } else {
-        print_summary(&report);
-    }
+    let out = serde_json::json!({
+        "extract_id": report.manifest.extract_id,
+        "folder": report.folder.display().to_string(),
+        "mode": report.manifest.mode,
+        "since": report.manifest.since,
+        "since_from_extract": since_extract(&report),
+        "landed_rows": report.manifest.objects.values().map(|o| o.landed_rows).sum::<u64>(),
+        "unchanged_rows": report.manifest.objects.values().map(|o| o.unchanged_rows).sum::<u64>(),
+        "quarantined_rows": report.manifest.quarantine.rows,
+        "deleted_rows": report.manifest.deleted.as_ref().map_or(0, |d| d.landed_rows),
+        "manifest": report.manifest,
+        "timings": report.timings,
+    });
+    output::emit(json, &out, |_| print_summary(&report));
     Ok(if pending.is_empty() || allow_pending {
         Outcome::Ok
     } else {

@@ -26,9 +26,7 @@ pub fn run(dir: &Path, customers: u64, seed: u64, clean: bool, json: bool) -> Re
             clean,
         },
     )?;
-    if json {
-        println!("{}", summary_json(dir, seed, clean, &summary));
-    } else {
+    super::output::emit_line(json, &summary_json(dir, seed, clean, &summary), |_| {
         println!("{}", rows_table(&summary));
         println!(
             "attachments: {} under {}",
@@ -48,7 +46,7 @@ pub fn run(dir: &Path, customers: u64, seed: u64, clean: bool, json: bool) -> Re
             "wrote {} (seed {seed})",
             dir.join(generate::MANIFEST_FILE).display()
         );
-    }
+    });
     Ok(Outcome::Ok)
 }
 
@@ -62,9 +60,7 @@ pub fn run_mutate(dir: &Path, change: u64, delete: u64, seed: u64, json: bool) -
             seed,
         },
     )?;
-    if json {
-        println!("{}", mutate_json(dir, &summary));
-    } else {
+    super::output::emit_line(json, &mutate_json(dir, &summary), |_| {
         println!("{}", mutate_table(&summary));
         println!(
             "exported_at moved from {} to {}",
@@ -80,7 +76,7 @@ pub fn run_mutate(dir: &Path, change: u64, delete: u64, seed: u64, json: bool) -
             dir.join(mutate::MUTATIONS_FILE).display(),
             summary.round.round
         );
-    }
+    });
     Ok(Outcome::Ok)
 }
 

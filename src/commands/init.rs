@@ -1,6 +1,6 @@
 //! `ferry init DIR`: a new workspace with a documented `ferry.toml`, the
-//! folders of SPEC §2 and the built-in SQL copied in for analysts to read and
-//! edit.
+//! folders of SPEC §2 and the built-in SQL (from the [`crate::sql_catalog`])
+//! copied in for analysts to read and edit.
 
 use std::path::{Path, PathBuf};
 
@@ -8,11 +8,6 @@ use crate::cli::ProfileArg;
 use crate::error::{Error, IoContext, Result};
 use crate::workspace::{config_template, Profile, SourceSetting, CONFIG_FILE};
 use crate::Outcome;
-
-/// The SQL that ships inside the binary; `init` copies it into the workspace,
-/// and the workspace copy is what runs (SPEC §4).
-pub static BUILTIN_SQL: include_dir::Dir<'static> =
-    include_dir::include_dir!("$CARGO_MANIFEST_DIR/sql");
 
 pub fn run(
     dir: &Path,
@@ -27,18 +22,17 @@ pub fn run(
     };
     let source = parse_source(source)?;
     create_workspace(dir, profile, &source, target)?;
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({ "workspace": dir.display().to_string(), "profile": profile.to_string() })
-        );
-    } else {
-        println!("created workspace {} (profile {profile})", dir.display());
-        println!(
-            "next: edit {} and run `ferry extract`",
-            dir.join(CONFIG_FILE).display()
-        );
-    }
+    super::output::emit_line(
+        json,
+        &serde_json::json!({ "workspace": dir.display().to_string(), "profile": profile.to_string() }),
+        |_| {
+            println!("created workspace {} (profile {profile})", dir.display());
+            println!(
+                "next: edit {} and run `ferry extract`",
+                dir.join(CONFIG_FILE).display()
+            );
+        },
+    );
     Ok(Outcome::Ok)
 }
 
@@ -84,7 +78,7 @@ pub fn create_workspace(
     for sub in ["landing", "reports", "mapping"] {
         std::fs::create_dir_all(dir.join(sub)).at(dir.join(sub))?;
     }
-    copy_builtin_sql(profile, &dir.join("sql"))?;
+    crate::sql_catalog::copy_into_workspace(profile, dir)?;
     crate::transform::mapping_files::write_defaults(&dir.join("mapping"))?;
     let tmp = dir.join(".ferry.toml.tmp");
     let namespace = uuid::Uuid::new_v4();
@@ -106,37 +100,4 @@ pub fn create_workspace(
         }
     })?;
     std::fs::remove_file(&tmp).at(&tmp)
-}
-
-/// Where profile-specific SQL lives among the built-in files: it is laid
-/// over the common files, so a workspace holds one flat `sql/transforms/`.
-const PROFILES_DIR: &str = "profiles";
-
-/// Copies the common built-in SQL and then the profile's own files.
-pub fn copy_builtin_sql(profile: Profile, to: &Path) -> Result<()> {
-    copy_builtin(&BUILTIN_SQL, to)?;
-    let overlay = format!("{PROFILES_DIR}/{profile}");
-    if let Some(dir) = BUILTIN_SQL.get_dir(&overlay) {
-        copy_builtin(dir, to)?;
-    }
-    Ok(())
-}
-
-fn copy_builtin(dir: &include_dir::Dir<'_>, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to).at(to)?;
-    for file in dir.files() {
-        let name = file.path().file_name().expect("embedded files have names");
-        let path = to.join(name);
-        if !path.exists() {
-            std::fs::write(&path, file.contents()).at(&path)?;
-        }
-    }
-    for sub in dir.dirs() {
-        if sub.path() == Path::new(PROFILES_DIR) {
-            continue;
-        }
-        let name = sub.path().file_name().expect("embedded folders have names");
-        copy_builtin(sub, &to.join(name))?;
-    }
-    Ok(())
 }

@@ -3,6 +3,7 @@
 //! a script or CI step can gate on it the way `ferry push` does; `propose`
 //! exits 1 while any field or value needs a person's decision.
 
+use super::output;
 use crate::error::{Error, IoContext};
 use crate::mapping::{propose as proposer, signoff};
 use crate::stage::db::relation_exists;
@@ -44,8 +45,11 @@ pub fn propose(ws: &Workspace, json: bool) -> Result<Outcome> {
     let dir = ws.reports_dir();
     std::fs::create_dir_all(&dir).at(&dir)?;
     let html = dir.join("mapping-proposal.html");
-    crate::report::write_atomically(&html, proposer::render_html(&proposal, &ws.root).as_bytes())?;
-    crate::report::write_atomically(
+    crate::atomic_write::write_atomically(
+        &html,
+        proposer::render_html(&proposal, &ws.root).as_bytes(),
+    )?;
+    crate::atomic_write::write_atomically(
         &dir.join("mapping-proposal.json"),
         serde_json::to_string_pretty(&proposal)
             .expect("proposal serializes")
@@ -56,38 +60,33 @@ pub fn propose(ws: &Workspace, json: bool) -> Result<Outcome> {
     } else {
         Outcome::Ok
     };
-    if json {
+    output::emit(json, &proposal, |proposal| {
+        let (fields, options) = proposal.counts();
+        let show = |counts: &std::collections::BTreeMap<proposer::Status, usize>| {
+            counts
+                .iter()
+                .map(|(status, n)| format!("{n} {}", format!("{status:?}").to_lowercase()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!("fields: {}", show(&fields));
+        println!("picklist values: {}", show(&options));
         println!(
-            "{}",
-            serde_json::to_string_pretty(&proposal).expect("proposal serializes")
+            "{added} translation line(s) appended to {}; {} custom-field transform(s) written{}",
+            optionsets.display(),
+            transforms.len(),
+            transforms
+                .iter()
+                .map(|p| format!(" {}", p.display()))
+                .collect::<String>()
         );
-        return Ok(outcome);
-    }
-    let (fields, options) = proposal.counts();
-    let show = |counts: &std::collections::BTreeMap<proposer::Status, usize>| {
-        counts
-            .iter()
-            .map(|(status, n)| format!("{n} {}", format!("{status:?}").to_lowercase()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    println!("fields: {}", show(&fields));
-    println!("picklist values: {}", show(&options));
-    println!(
-        "{added} translation line(s) appended to {}; {} custom-field transform(s) written{}",
-        optionsets.display(),
-        transforms.len(),
-        transforms
-            .iter()
-            .map(|p| format!(" {}", p.display()))
-            .collect::<String>()
-    );
-    println!("proposal: {}", html.display());
-    if proposal.needs_decisions() {
-        println!("some fields or values need a decision: see the proposal, edit mapping/optionsets.csv or the transforms, then `ferry map confirm`");
-    } else {
-        println!("review the proposal, then `ferry map confirm --by NAME`");
-    }
+        println!("proposal: {}", html.display());
+        if proposal.needs_decisions() {
+            println!("some fields or values need a decision: see the proposal, edit mapping/optionsets.csv or the transforms, then `ferry map confirm`");
+        } else {
+            println!("review the proposal, then `ferry map confirm --by NAME`");
+        }
+    });
     Ok(outcome)
 }
 
@@ -96,12 +95,8 @@ pub fn confirm(ws: &Workspace, by: Option<String>, json: bool) -> Result<Outcome
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_default();
     let signed = signoff::confirm(ws, &by)?;
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({"by": signed.by, "at": signed.at, "files": signed.files})
-        );
-    } else {
+    let answer = serde_json::json!({"by": signed.by, "at": signed.at, "files": signed.files});
+    output::emit_line(json, &answer, |_| {
         println!(
             "signed off by {} at {}: {} file(s) (sql/transforms/*.sql, mapping/*.csv) recorded in {}",
             signed.by,
@@ -109,7 +104,7 @@ pub fn confirm(ws: &Workspace, by: Option<String>, json: bool) -> Result<Outcome
             signed.files.len(),
             signoff::SIGNOFF_FILE
         );
-    }
+    });
     Ok(Outcome::Ok)
 }
 
@@ -120,13 +115,12 @@ pub fn status(ws: &Workspace, json: bool) -> Result<Outcome> {
     } else {
         Outcome::Problems
     };
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&status).expect("sign-off status serializes")
-        );
-        return Ok(outcome);
-    }
+    output::emit(json, &status, print_status);
+    Ok(outcome)
+}
+
+/// The sign-off and what changed since, for a person.
+fn print_status(status: &signoff::SignOffStatus) {
     match &status.signed {
         None => println!(
             "the map has not been signed off ({} file(s) to review)",
@@ -144,5 +138,4 @@ pub fn status(ws: &Workspace, json: bool) -> Result<Outcome> {
     } else {
         println!("nothing changed since the sign-off");
     }
-    Ok(outcome)
 }

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod generate;
 pub mod init;
 pub mod map;
+pub mod output;
 pub mod plan;
 pub mod reconcile;
 pub mod report;

@@ -6,6 +6,7 @@ use chrono::{SecondsFormat, Utc};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 use serde::Serialize;
 
+use crate::commands::output;
 use crate::dataverse::schema::Schema;
 use crate::error::{Error, IoContext, Result};
 use crate::plan::target::{self as plan_target, planned_schema};
@@ -86,15 +87,10 @@ pub fn run(ws: &Workspace, apply: bool, json: bool) -> Result<Outcome> {
     } else {
         Outcome::Problems
     };
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&result).expect("plan serializes")
-        );
-        return Ok(outcome);
-    }
-    print_plan(&result);
-    println!("report: {}", files.0.display());
+    output::emit(json, &result, |result| {
+        print_plan(result);
+        println!("report: {}", files.0.display());
+    });
     Ok(outcome)
 }
 
@@ -238,8 +234,8 @@ fn write_reports(
     std::fs::create_dir_all(&dir).at(&dir)?;
     let html_path = dir.join("plan.html");
     let json_path = dir.join("plan.json");
-    crate::report::write_atomically(&html_path, html.as_bytes())?;
-    crate::report::write_atomically(
+    crate::atomic_write::write_atomically(&html_path, html.as_bytes())?;
+    crate::atomic_write::write_atomically(
         &json_path,
         serde_json::to_string_pretty(&context)
             .expect("plan serializes")

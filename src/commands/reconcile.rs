@@ -6,6 +6,7 @@
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 
+use super::output;
 use crate::error::{Error, Result};
 use crate::reconcile::{self, Reconciliation};
 use crate::report::render_reports;
@@ -35,21 +36,17 @@ pub fn run(ws: &Workspace, json: bool) -> Result<Outcome> {
     } else {
         Outcome::Ok
     };
-    if json {
-        let mut value = serde_json::to_value(&result).expect("reconciliation serializes");
-        if let (serde_json::Value::Object(map), Some(report)) = (&mut value, rendered.first()) {
-            map.insert("report".into(), report.html.display().to_string().into());
+    // The JSON names the report too; the text prints it after the summary.
+    let mut value = serde_json::to_value(&result).expect("reconciliation serializes");
+    if let (serde_json::Value::Object(map), Some(report)) = (&mut value, rendered.first()) {
+        map.insert("report".into(), report.html.display().to_string().into());
+    }
+    output::emit(json, &value, |_| {
+        print_summary(&result);
+        for report in &rendered {
+            println!("report: {}", report.html.display());
         }
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).expect("JSON prints")
-        );
-        return Ok(outcome);
-    }
-    print_summary(&result);
-    for report in &rendered {
-        println!("report: {}", report.html.display());
-    }
+    });
     Ok(outcome)
 }
 

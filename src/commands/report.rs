@@ -3,6 +3,7 @@
 //! A report that waits is not a problem (exit 0); one that failed is, and
 //! the failure is returned after everything else was written.
 
+use super::output;
 use crate::report::{render_reports_keep_going, ReportStatus};
 use crate::workspace::Workspace;
 use crate::{Error, Outcome, Result};
@@ -14,13 +15,8 @@ pub fn run(ws: &Workspace, name: &str, json: bool) -> Result<Outcome> {
         .filter(|r| r.status == ReportStatus::Failed)
         .map(|r| r.name.as_str())
         .collect();
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rendered).expect("report paths serialize")
-        );
-    } else {
-        for report in &rendered {
+    output::emit(json, &rendered, |rendered| {
+        for report in rendered {
             match report.status {
                 ReportStatus::Rendered => {
                     println!("{}", report.html.display());
@@ -43,7 +39,7 @@ pub fn run(ws: &Workspace, name: &str, json: bool) -> Result<Outcome> {
                 ReportStatus::Failed => {}
             }
         }
-    }
+    });
     match first_error {
         Some(_) if failed.len() > 1 => Err(Error::Usage(format!(
             "{} reports failed ({}); the others were written — fix what each error above names and run `ferry report all` again",

@@ -14,6 +14,30 @@ use crate::error::{Error, Result};
 use crate::serve::servicetracker::{Emulator, EmulatorConfig, MalformedPage, API_KEY_ENV};
 use crate::Outcome;
 
+/// The Dataverse emulator's own errors keep their message and their exit
+/// code: bad input and usage stay 2, a server that stopped failing is 3.
+/// It lives here, not in `error`, because only `commands` and `cli` may
+/// name the emulator crate (ARCHITECTURE.md); `serve` and `demo` convert.
+impl From<dataverse_emulator::Error> for Error {
+    fn from(error: dataverse_emulator::Error) -> Self {
+        use dataverse_emulator::Error as Emulator;
+        match error {
+            Emulator::Usage(message) => Error::Usage(message),
+            Emulator::Input {
+                path,
+                message,
+                what_to_do,
+            } => Error::Input {
+                path,
+                message,
+                what_to_do,
+            },
+            Emulator::Io { path, source } => Error::Io { path, source },
+            Emulator::Serve(message) => Error::Remote(message),
+        }
+    }
+}
+
 /// The `serve servicetracker` flags, as parsed.
 #[derive(Debug, Clone)]
 pub struct ServiceTrackerArgs {
@@ -57,10 +81,7 @@ pub fn run_servicetracker(args: ServiceTrackerArgs) -> Result<Outcome> {
         clock.elapsed().as_secs_f64()
     );
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let runtime = crate::runtime::get()?;
     let stats = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
@@ -92,8 +113,8 @@ pub fn run_servicetracker(args: ServiceTrackerArgs) -> Result<Outcome> {
 pub struct DataverseArgs {
     pub addr: SocketAddr,
     pub state: Option<PathBuf>,
-    pub limits: crate::serve::dataverse::limits::LimitsConfig,
-    pub faults: crate::serve::dataverse::faults::FaultConfig,
+    pub limits: dataverse_emulator::limits::LimitsConfig,
+    pub faults: dataverse_emulator::faults::FaultConfig,
     pub metadata: Option<PathBuf>,
     pub prefix: String,
     pub client_secret: Option<String>,
@@ -105,7 +126,7 @@ pub struct DataverseArgs {
 /// foreground; `listening on http://HOST:PORT` first on stdout, the state
 /// file (if any) written when SIGINT or SIGTERM stops it.
 pub fn run_dataverse(args: DataverseArgs) -> Result<Outcome> {
-    use crate::serve::dataverse::{DataverseConfig, DataverseEmulator};
+    use dataverse_emulator::{DataverseConfig, DataverseEmulator};
     let mut config = DataverseConfig::new(&args.prefix);
     if let Some(path) = &args.metadata {
         config = config.with_metadata_file(path)?;
@@ -119,10 +140,7 @@ pub fn run_dataverse(args: DataverseArgs) -> Result<Outcome> {
         config = config.with_technician_users(path)?;
     }
     let emulator = DataverseEmulator::new(config);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let runtime = crate::runtime::get()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
@@ -140,6 +158,7 @@ pub fn run_dataverse(args: DataverseArgs) -> Result<Outcome> {
         emulator
             .serve(listener, crate::serve::shutdown_signal())
             .await
+            .map_err(Error::from)
     })?;
     eprintln!("stopped");
     Ok(Outcome::Ok)

@@ -6,6 +6,7 @@
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 
+use super::output;
 use crate::stage::{stage_workspace, StageSummary};
 use crate::workspace::Workspace;
 use crate::{Outcome, Result};
@@ -15,16 +16,15 @@ pub fn run(ws: &Workspace, json: bool) -> Result<Outcome> {
     for warning in &summary.warnings {
         eprintln!("warning: {warning}");
     }
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).expect("stage summary serializes")
-        );
-        return Ok(Outcome::Ok);
-    }
+    output::emit(json, &summary, print_summary);
+    Ok(Outcome::Ok)
+}
+
+/// What was staged, for a person.
+fn print_summary(summary: &StageSummary) {
     if summary.nothing_new() {
-        println!("{}", nothing_to_stage_message(&summary));
-        return Ok(Outcome::Ok);
+        println!("{}", nothing_to_stage_message(summary));
+        return;
     }
     for extract in &summary.staged {
         let new_versions: u64 = extract.objects.iter().map(|o| o.new_versions).sum();
@@ -42,14 +42,13 @@ pub fn run(ws: &Workspace, json: bool) -> Result<Outcome> {
             extract.new_deleted_rows
         );
     }
-    println!("{}", summary_table(&summary));
+    println!("{}", summary_table(summary));
     if let Some(inventory) = &summary.inventory {
         println!(
             "inventory: {} object(s), {} field(s), {} picklist-like — see meta.inventory_fields or `ferry report inventory`",
             inventory.objects, inventory.fields, inventory.picklist_fields
         );
     }
-    Ok(Outcome::Ok)
 }
 
 fn nothing_to_stage_message(summary: &StageSummary) -> String {

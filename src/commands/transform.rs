@@ -4,7 +4,10 @@
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 
-use crate::transform::{run_transforms, transform_status, FileState};
+use super::output;
+use crate::transform::{
+    run_transforms, transform_status, FileState, TransformStatus, TransformSummary,
+};
 use crate::workspace::Workspace;
 use crate::{Outcome, Result};
 
@@ -15,13 +18,12 @@ pub fn run(ws: &Workspace, json: bool) -> Result<Outcome> {
             "warning: sql/transforms/{name} was not run: transform files are named V<NNN>__<name>.sql"
         );
     }
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).expect("transform summary serializes")
-        );
-        return Ok(Outcome::Ok);
-    }
+    output::emit(json, &summary, print_run);
+    Ok(Outcome::Ok)
+}
+
+/// The files a transform run applied, for a person.
+fn print_run(summary: &TransformSummary) {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header(["version", "file", "tables", "rows", "ms"]);
@@ -49,18 +51,16 @@ pub fn run(ws: &Workspace, json: bool) -> Result<Outcome> {
         summary.duration_ms as f64 / 1000.0,
         summary.stg_tables.len()
     );
-    Ok(Outcome::Ok)
 }
 
 pub fn status(ws: &Workspace, json: bool) -> Result<Outcome> {
     let status = transform_status(ws)?;
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&status).expect("transform status serializes")
-        );
-        return Ok(Outcome::Ok);
-    }
+    output::emit(json, &status, print_status);
+    Ok(Outcome::Ok)
+}
+
+/// Each transform file's state, for a person.
+fn print_status(status: &TransformStatus) {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header([
@@ -92,5 +92,4 @@ pub fn status(ws: &Workspace, json: bool) -> Result<Outcome> {
     if changed > 0 {
         println!("{changed} file(s) not applied as they are: run `ferry transform`");
     }
-    Ok(Outcome::Ok)
 }

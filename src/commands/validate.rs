@@ -3,7 +3,8 @@
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 
-use crate::validate::run_validate;
+use super::output;
+use crate::validate::{run_validate, ValidateSummary};
 use crate::workspace::Workspace;
 use crate::{Outcome, Result};
 
@@ -17,13 +18,12 @@ pub fn run(ws: &Workspace, json: bool) -> Result<Outcome> {
     } else {
         Outcome::Ok
     };
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).expect("validate summary serializes")
-        );
-        return Ok(outcome);
-    }
+    output::emit(json, &summary, print_summary);
+    Ok(outcome)
+}
+
+/// The findings per rule, for a person.
+fn print_summary(summary: &ValidateSummary) {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header(["rule", "severity", "findings", "waived", "open"]);
@@ -53,5 +53,4 @@ pub fn run(ws: &Workspace, json: bool) -> Result<Outcome> {
     if summary.errors > 0 {
         println!("push stays blocked until each error is fixed or waived in mapping/waivers.csv (rule,object,record_id,reason)");
     }
-    Ok(outcome)
 }

@@ -7,6 +7,7 @@
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table as TextTable};
 use serde::Serialize;
 
+use super::output;
 use crate::error::Result;
 use crate::verify::{DiffSummary, ReadBack, VerifySql};
 use crate::workspace::Workspace;
@@ -60,82 +61,78 @@ pub fn run(ws: &Workspace, json: bool) -> Result<Outcome> {
 }
 
 fn print_summary(read: &ReadBack, summary: &DiffSummary, report: &str, json: bool) {
-    if json {
-        let out = VerifyOutput {
-            target: &read.target,
-            tables: &summary.tables,
-            differences: summary.differences,
-            problems: summary.problems(),
-            not_read: read
-                .not_read
-                .iter()
-                .map(|(relationship, why)| NotRead { relationship, why })
-                .collect(),
-            report: report.to_string(),
-            read_seconds: read.seconds,
-            diff_seconds: summary.seconds,
-            http_requests: read.http_requests,
-        };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&out).expect("summary serializes")
-        );
-        return;
-    }
-    let mut table = TextTable::new();
-    table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header([
-        "table",
-        "staged",
-        "in target",
-        "matched",
-        "differing",
-        "truncated",
-        "missing",
-        "unexpected",
-        "not pushed",
-    ]);
-    for t in &summary.tables {
-        table.add_row([
-            t.table.clone(),
-            t.staged.to_string(),
-            t.target.to_string(),
-            t.matched.to_string(),
-            t.differing.to_string(),
-            t.truncated.to_string(),
-            t.missing.to_string(),
-            t.unexpected.to_string(),
-            t.not_pushed.to_string(),
+    let out = VerifyOutput {
+        target: &read.target,
+        tables: &summary.tables,
+        differences: summary.differences,
+        problems: summary.problems(),
+        not_read: read
+            .not_read
+            .iter()
+            .map(|(relationship, why)| NotRead { relationship, why })
+            .collect(),
+        report: report.to_string(),
+        read_seconds: read.seconds,
+        diff_seconds: summary.seconds,
+        http_requests: read.http_requests,
+    };
+    output::emit(json, &out, |_| {
+        let mut table = TextTable::new();
+        table.load_preset(UTF8_FULL_CONDENSED);
+        table.set_header([
+            "table",
+            "staged",
+            "in target",
+            "matched",
+            "differing",
+            "truncated",
+            "missing",
+            "unexpected",
+            "not pushed",
         ]);
-    }
-    for i in 1..9 {
-        if let Some(c) = table.column_mut(i) {
-            c.set_cell_alignment(CellAlignment::Right);
+        for t in &summary.tables {
+            table.add_row([
+                t.table.clone(),
+                t.staged.to_string(),
+                t.target.to_string(),
+                t.matched.to_string(),
+                t.differing.to_string(),
+                t.truncated.to_string(),
+                t.missing.to_string(),
+                t.unexpected.to_string(),
+                t.not_pushed.to_string(),
+            ]);
         }
-    }
-    println!("{table}");
-    let sum = |f: fn(&crate::verify::TableDiff) -> u64| summary.tables.iter().map(f).sum::<u64>();
-    println!(
-        "verified {} records against {}: {} matched, {} differing, {} truncated, {} missing, {} unexpected; {} staged record(s) were not pushed (see audit.records)",
-        sum(|t| t.compared + t.missing),
-        read.target,
-        sum(|t| t.matched),
-        sum(|t| t.differing),
-        sum(|t| t.truncated),
-        sum(|t| t.missing),
-        sum(|t| t.unexpected),
-        sum(|t| t.not_pushed),
-    );
-    for (relationship, why) in &read.not_read {
-        println!("not verified: {relationship}: {why}");
-    }
-    if summary.problems() > 0 {
+        for i in 1..9 {
+            if let Some(c) = table.column_mut(i) {
+                c.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+        println!("{table}");
+        let sum =
+            |f: fn(&crate::verify::TableDiff) -> u64| summary.tables.iter().map(f).sum::<u64>();
         println!(
-            "field by field: ferry sql \"SELECT table_name, record_id, column_name, kind, staged_value, target_value FROM verify.differences\""
+            "verified {} records against {}: {} matched, {} differing, {} truncated, {} missing, {} unexpected; {} staged record(s) were not pushed (see audit.records)",
+            sum(|t| t.compared + t.missing),
+            read.target,
+            sum(|t| t.matched),
+            sum(|t| t.differing),
+            sum(|t| t.truncated),
+            sum(|t| t.missing),
+            sum(|t| t.unexpected),
+            sum(|t| t.not_pushed),
         );
-        println!(
-            "missing and unexpected records: ferry sql \"SELECT * FROM verify.records WHERE status IN ('missing', 'unexpected')\""
-        );
-    }
-    println!("report: {report}");
+        for (relationship, why) in &read.not_read {
+            println!("not verified: {relationship}: {why}");
+        }
+        if summary.problems() > 0 {
+            println!(
+                "field by field: ferry sql \"SELECT table_name, record_id, column_name, kind, staged_value, target_value FROM verify.differences\""
+            );
+            println!(
+                "missing and unexpected records: ferry sql \"SELECT * FROM verify.records WHERE status IN ('missing', 'unexpected')\""
+            );
+        }
+        println!("report: {report}");
+    });
 }

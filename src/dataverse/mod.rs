@@ -7,6 +7,7 @@
 //! disk, and every command must agree on what the target looks like.
 
 pub mod client;
+pub mod org_metadata;
 pub mod schema;
 
 pub use schema::{Column, ColumnType, RequiredLevel, Schema, Table, TargetColumn};

@@ -19,18 +19,14 @@ use crate::error::{Error, IoContext, Result};
 use crate::landing::api_spool::{spooled_pages, Checkpoint, Spool, SpoolState, SPOOL_DIR};
 use crate::landing::delta::{DeltaFilter, History, SinceArg};
 use crate::landing::extract::{
-    empty_attachments, land_attachment_contents, land_in_parallel, micros_to_rfc3339, now_rfc3339,
-    Delta, ExtractFolder, ExtractOptions, ExtractReport, ExtractTimings, LandedObject,
+    land_in_parallel, micros_to_rfc3339, now_rfc3339, Delta, ExtractFolder, ExtractOptions,
+    ExtractReport, ExtractTimings, LandedObject,
 };
+use crate::landing::finish::{self, Landed, Provenance};
 use crate::landing::lander::{DeletionLander, ObjectLander, SharedQuarantine, TimeBasis};
-use crate::landing::manifest::{
-    AttachmentsManifest, DeletedManifest, ExtractMode, Manifest, ObjectManifest, PendingSync,
-    SourceInfo, FORMAT_VERSION,
-};
+use crate::landing::manifest::{DeletedManifest, Manifest, ObjectManifest, SourceInfo};
 use crate::landing::writer::QuarantineWriter;
-use crate::landing::{
-    ATTACHMENTS_FILE, DELETED_FILE, MANIFEST_FILE, PARTIAL_SUFFIX, QUARANTINE_FILE,
-};
+use crate::landing::{DELETED_FILE, PARTIAL_SUFFIX, QUARANTINE_FILE};
 use crate::source::api::{ApiClient, ApiKey};
 use crate::source::api_records::{flatten, record_for, ColumnDiscovery};
 use crate::source::csv_export::AttachmentContent;
@@ -91,19 +87,14 @@ pub fn extract_api(
     };
 
     let mut timings = ExtractTimings::default();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Remote(format!("cannot start the HTTP runtime: {e}")))?;
     let spool = Arc::new(spool);
-    let fetched = runtime.block_on(fetch_everything(
+    let fetched = crate::runtime::block_on(fetch_everything(
         client.clone(),
         spool.clone(),
         &state,
         source.parallel_downloads,
         opts.parallel_objects,
-    ));
+    ))?;
     let checkpoints = match fetched {
         Ok(checkpoints) => checkpoints,
         Err(e) => {
@@ -129,7 +120,7 @@ pub fn extract_api(
         "fetched"
     );
 
-    match land_spool(
+    let written = land_spool(
         &spool,
         &checkpoints,
         &folder,
@@ -137,33 +128,17 @@ pub fn extract_api(
         delta.as_ref(),
         &client,
         &mut timings,
-    ) {
-        Ok(manifest) => {
-            spool.remove()?;
-            let path = folder.complete()?;
-            timings.total_seconds = clock.elapsed().as_secs_f64();
-            let missing_objects = schema::OBJECTS
-                .iter()
-                .map(|o| o.name)
-                .filter(|name| checkpoints.get(*name).is_some_and(|c| c.missing))
-                .collect();
-            Ok(ExtractReport {
-                folder: path,
-                manifest,
-                missing_objects,
-                since: delta.map(|d| d.since),
-                timings,
-            })
-        }
-        Err(e) => {
-            let kept = folder.fail();
-            tracing::warn!(
-                "extract failed; what was written is kept in {}",
-                kept.display()
-            );
-            Err(e)
-        }
+    );
+    if written.is_ok() {
+        // The spool is only needed to resume; a landed extract is final.
+        spool.remove()?;
     }
+    let missing_objects = schema::OBJECTS
+        .iter()
+        .map(|o| o.name)
+        .filter(|name| checkpoints.get(*name).is_some_and(|c| c.missing))
+        .collect();
+    finish::conclude(folder, written, clock, missing_objects, delta, timings)
 }
 
 /// The `.partial` extract a previous run left for the same source, since
@@ -306,89 +281,54 @@ fn land_spool(
     )?;
     let (deleted_file, deleted_stats, deleted_rows) =
         land_deletions(spool, checkpoints, folder, opts, delta, &quarantine)?;
-    let objects = conserve(checkpoints, &landed)?;
+    let conserved = conserve(checkpoints, &landed)?;
     timings.objects_seconds += clock.elapsed().as_secs_f64();
-
-    let clock = std::time::Instant::now();
-    let mut quarantine = quarantine.into_inner().expect("landing finished");
-    let (attachments, attachment_problems) = match landed.get("attachments") {
-        Some(landed_attachments) => land_attachment_contents(
-            &folder.path.join(&landed_attachments.file.file),
-            &|id: &str| match spool.attachment(id) {
-                Some(bytes) => AttachmentContent::Found {
-                    stored_name: id.to_string(),
-                    bytes,
-                },
-                None => AttachmentContent::Missing(format!(
-                    "ServiceTracker has no content for attachment {id} (404)"
-                )),
-            },
-            &folder.path.join(ATTACHMENTS_FILE),
-            &mut quarantine,
-        )?,
-        None => (empty_attachments(&folder.path.join(ATTACHMENTS_FILE))?, 0),
-    };
-    let quarantine_entry = quarantine.finish()?;
-    timings.attachments_seconds = clock.elapsed().as_secs_f64();
-
     let accounted = deleted_stats.landed + deleted_stats.quarantined + deleted_stats.unchanged;
     if accounted != deleted_rows {
         return Err(Error::Remote(format!(
             "deletions are not conserved: ServiceTracker reported {deleted_rows} but {accounted} were accounted for"
         )));
     }
-    let watermark = landed
-        .values()
-        .filter_map(|o: &LandedObject| o.stats.watermark_micros)
-        .max()
-        .map(micros_to_rfc3339);
-    let pending_ids = landed
-        .get("work_orders")
-        .map(|o| o.stats.pending_sync_ids.clone())
-        .unwrap_or_default();
-    let manifest = Manifest {
-        format: FORMAT_VERSION,
-        extract_id: folder.id.clone(),
-        ferry_version: env!("CARGO_PKG_VERSION").to_string(),
-        source: SourceInfo {
-            kind: "api".into(),
-            location: client.location(),
-        },
-        exported_at: None,
-        timezone: None,
-        mode: if delta.is_some() {
-            ExtractMode::Delta
-        } else {
-            ExtractMode::Full
-        },
-        since: delta.map(|d| d.since.rfc3339()),
-        started_at,
-        finished_at: now_rfc3339(),
-        watermark,
-        objects,
-        quarantine: quarantine_entry,
-        attachments: AttachmentsManifest {
-            content_bytes: attachments.1,
-            file: attachments.0,
-            problems: attachment_problems,
-        },
-        pending_sync: PendingSync {
-            ids: pending_ids,
-            allowed: opts.allow_pending,
-        },
-        deleted: Some(DeletedManifest {
-            file: deleted_file,
-            source_file: None,
-            source_sha256: None,
-            source_rows: deleted_rows,
-            landed_rows: deleted_stats.landed,
-            quarantined_rows: deleted_stats.quarantined,
-            unchanged_rows: deleted_stats.unchanged,
-            newest_deleted_at: deleted_stats.newest_micros.map(micros_to_rfc3339),
-        }),
+    let deleted = DeletedManifest {
+        file: deleted_file,
+        source_file: None,
+        source_sha256: None,
+        source_rows: deleted_rows,
+        landed_rows: deleted_stats.landed,
+        quarantined_rows: deleted_stats.quarantined,
+        unchanged_rows: deleted_stats.unchanged,
+        newest_deleted_at: deleted_stats.newest_micros.map(micros_to_rfc3339),
     };
-    manifest.write(&folder.path.join(MANIFEST_FILE))?;
-    Ok(manifest)
+    finish::write_manifest(
+        folder,
+        opts,
+        delta,
+        Provenance {
+            source: SourceInfo {
+                kind: "api".into(),
+                location: client.location(),
+            },
+            exported_at: None,
+            timezone: None,
+        },
+        Landed {
+            started_at,
+            objects: &landed,
+            conserved,
+            deleted,
+            quarantine,
+        },
+        &|id: &str| match spool.attachment(id) {
+            Some(bytes) => AttachmentContent::Found {
+                stored_name: id.to_string(),
+                bytes,
+            },
+            None => AttachmentContent::Missing(format!(
+                "ServiceTracker has no content for attachment {id} (404)"
+            )),
+        },
+        timings,
+    )
 }
 
 /// Two passes over the spooled pages: discover and type the columns, then

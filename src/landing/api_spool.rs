@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::atomic_write::write_atomically;
 use crate::error::{Error, IoContext, Result};
 use crate::source::api::{ApiClient, DeletedRecord};
 
@@ -69,7 +70,7 @@ impl Spool {
     pub fn create(extract_folder: &Path, state: &SpoolState) -> Result<Self> {
         let spool = Spool::at(extract_folder);
         std::fs::create_dir_all(&spool.dir).at(&spool.dir)?;
-        write_atomically(&spool.dir.join(STATE_FILE), &json_bytes(state))?;
+        write_atomically(&spool.dir.join(STATE_FILE), json_bytes(state))?;
         Ok(spool)
     }
 
@@ -101,7 +102,7 @@ impl Spool {
     fn save_checkpoint(&self, object: &str, checkpoint: &Checkpoint) -> Result<()> {
         write_atomically(
             &self.object_dir(object).join(CHECKPOINT_FILE),
-            &json_bytes(checkpoint),
+            json_bytes(checkpoint),
         )
     }
 
@@ -182,7 +183,7 @@ impl Spool {
         }
         if !checkpoint.deletions_done {
             let deleted = client.deleted(object, state.since.as_deref()).await?;
-            write_atomically(&dir.join(DELETED_SPOOL_FILE), &json_bytes(&deleted))?;
+            write_atomically(&dir.join(DELETED_SPOOL_FILE), json_bytes(&deleted))?;
             checkpoint.deletions_done = true;
             self.save_checkpoint(object, &checkpoint)?;
         }
@@ -254,14 +255,6 @@ fn missing_marker(path: &Path) -> PathBuf {
 
 fn json_bytes(value: &impl Serialize) -> Vec<u8> {
     serde_json::to_vec_pretty(value).expect("spool records serialize")
-}
-
-/// Writes `bytes` to `path` so that a reader (or a resumed run) sees either
-/// the whole file or none of it.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).at(&tmp)?;
-    std::fs::rename(&tmp, path).at(path)
 }
 
 /// The spooled pages of `object`, in order, exactly as many as its

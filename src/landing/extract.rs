@@ -1,7 +1,8 @@
-//! One extract, from reserving its folder to writing its manifest: objects
-//! landed in parallel, attachments checked against their checksums,
-//! deletions landed, conservation verified per object, and the folder
-//! renamed to its final name only when all of that succeeded.
+//! One CSV extract, from reserving its folder to writing its manifest:
+//! objects landed in parallel, deletions landed, conservation verified per
+//! object, then the step both extracts share (`landing::finish`):
+//! attachments checked against their checksums, the manifest written, and
+//! the folder renamed to its final name only when all of that succeeded.
 //!
 //! A full extract lands every record; a delta (`--since`, see
 //! [`crate::landing::delta`]) lands the records modified at or after `since`
@@ -24,17 +25,13 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, IoContext, Result};
 use crate::landing::csv_objects;
 use crate::landing::delta::{DeltaFilter, History, Since, SinceArg};
+use crate::landing::finish::{self, Landed, Provenance};
 use crate::landing::lander::{
     DeletionLander, DeletionStats, LandStats, ObjectLander, SharedQuarantine, TimeBasis,
 };
-use crate::landing::manifest::{
-    AttachmentsManifest, DeletedManifest, ExtractMode, FileEntry, Manifest, ObjectManifest,
-    PendingSync, SourceInfo, FORMAT_VERSION,
-};
+use crate::landing::manifest::{DeletedManifest, FileEntry, Manifest, ObjectManifest, SourceInfo};
 use crate::landing::writer::{AttachmentWriter, QuarantineRow, QuarantineWriter};
-use crate::landing::{
-    ATTACHMENTS_FILE, DELETED_FILE, FAILED_SUFFIX, MANIFEST_FILE, PARTIAL_SUFFIX, QUARANTINE_FILE,
-};
+use crate::landing::{DELETED_FILE, FAILED_SUFFIX, PARTIAL_SUFFIX, QUARANTINE_FILE};
 use crate::source::csv_export::{self, AttachmentContent, CsvExport, ExportObject};
 
 #[derive(Debug, Clone)]
@@ -172,27 +169,15 @@ pub fn extract_csv_since(
     };
     let folder = ExtractFolder::reserve(landing)?;
     let mut timings = ExtractTimings::default();
-    match land_export(&export, &folder, opts, delta.as_ref(), &mut timings) {
-        Ok(manifest) => {
-            let path = folder.complete()?;
-            timings.total_seconds = clock.elapsed().as_secs_f64();
-            Ok(ExtractReport {
-                folder: path,
-                manifest,
-                missing_objects: export.missing_objects(),
-                since: delta.map(|d| d.since),
-                timings,
-            })
-        }
-        Err(e) => {
-            let kept = folder.fail();
-            tracing::warn!(
-                "extract failed; what was written is kept in {}",
-                kept.display()
-            );
-            Err(e)
-        }
-    }
+    let written = land_export(&export, &folder, opts, delta.as_ref(), &mut timings);
+    finish::conclude(
+        folder,
+        written,
+        clock,
+        export.missing_objects(),
+        delta,
+        timings,
+    )
 }
 
 /// What a delta extract compares the source with.
@@ -242,68 +227,32 @@ fn land_export(
 
     timings.objects_seconds = clock.elapsed().as_secs_f64();
     let (deleted_file, deleted_stats) = land_deletions(export, folder, opts, delta, &quarantine)?;
-    let clock = std::time::Instant::now();
-    let mut quarantine = quarantine.into_inner().expect("landing threads finished");
-    let (attachments, attachment_problems) = match (
-        landed.get("attachments"),
-        export.objects.iter().find(|o| o.name == "attachments"),
-    ) {
-        (Some(landed_attachments), Some(_)) => land_attachment_contents(
-            &folder.path.join(&landed_attachments.file.file),
-            &|id: &str| csv_export::read_attachment(&export.dir, id),
-            &folder.path.join(ATTACHMENTS_FILE),
-            &mut quarantine,
-        )?,
-        _ => (empty_attachments(&folder.path.join(ATTACHMENTS_FILE))?, 0),
-    };
-    let quarantine_entry = quarantine.finish()?;
-    timings.attachments_seconds = clock.elapsed().as_secs_f64();
-
-    let objects = conserve(export, &landed)?;
+    // Counts are conserved before attachment contents are read: an extract
+    // that lost records fails without that wait.
+    let conserved = conserve(export, &landed)?;
     let deleted = conserve_deletions(export, deleted_file, &deleted_stats)?;
-    let watermark = landed
-        .values()
-        .filter_map(|o| o.stats.watermark_micros)
-        .max()
-        .map(micros_to_rfc3339);
-    let pending_ids = landed
-        .get("work_orders")
-        .map(|o| o.stats.pending_sync_ids.clone())
-        .unwrap_or_default();
-    let manifest = Manifest {
-        format: FORMAT_VERSION,
-        extract_id: folder.id.clone(),
-        ferry_version: env!("CARGO_PKG_VERSION").to_string(),
-        source: SourceInfo {
-            kind: "csv".into(),
-            location: export.dir.display().to_string(),
+    finish::write_manifest(
+        folder,
+        opts,
+        delta,
+        Provenance {
+            source: SourceInfo {
+                kind: "csv".into(),
+                location: export.dir.display().to_string(),
+            },
+            exported_at: export.exported_at.clone(),
+            timezone: Some(export.timezone.name().to_string()),
         },
-        exported_at: export.exported_at.clone(),
-        timezone: Some(export.timezone.name().to_string()),
-        mode: if delta.is_some() {
-            ExtractMode::Delta
-        } else {
-            ExtractMode::Full
+        Landed {
+            started_at,
+            objects: &landed,
+            conserved,
+            deleted,
+            quarantine,
         },
-        since: delta.map(|d| d.since.rfc3339()),
-        started_at,
-        finished_at: now_rfc3339(),
-        watermark,
-        objects,
-        quarantine: quarantine_entry,
-        attachments: AttachmentsManifest {
-            content_bytes: attachments.1,
-            file: attachments.0,
-            problems: attachment_problems,
-        },
-        pending_sync: PendingSync {
-            ids: pending_ids,
-            allowed: opts.allow_pending,
-        },
-        deleted: Some(deleted),
-    };
-    manifest.write(&folder.path.join(MANIFEST_FILE))?;
-    Ok(manifest)
+        &|id: &str| csv_export::read_attachment(&export.dir, id),
+        timings,
+    )
 }
 
 /// Lands `queue` (largest first) on `workers` threads; the first failure

@@ -39,6 +39,7 @@ pub mod csv_objects;
 pub mod delta;
 pub mod discover;
 pub mod extract;
+mod finish;
 pub mod lander;
 pub mod manifest;
 pub mod rowhash;

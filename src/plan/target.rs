@@ -14,13 +14,6 @@ use crate::error::{Error, Result};
 use crate::stage::db::relation_exists;
 use crate::workspace::Workspace;
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
-}
-
 /// Table definitions read from the target, with the names that were asked
 /// for (a name asked for and not among `tables` is a table the target lacks).
 #[derive(Debug, Clone, Default)]
@@ -62,7 +55,7 @@ pub fn proposal_basis(ws: &Workspace) -> Result<ProposalBasis> {
     let url = credentials.org_url.clone();
     let asked: Vec<String> = schema.tables().map(|t| t.logical_name.clone()).collect();
     let names: Vec<&str> = asked.iter().map(String::as_str).collect();
-    let tables = runtime()?.block_on(async {
+    let tables = crate::runtime::get()?.block_on(async {
         let client = DataverseClient::connect(credentials).await?;
         client.entity_definitions(&names).await
     })?;
@@ -163,7 +156,7 @@ pub fn read_target(
         }
     }
     let url = credentials.org_url.clone();
-    let (tables, relationships) = runtime()?.block_on(async {
+    let (tables, relationships) = crate::runtime::get()?.block_on(async {
         let client = DataverseClient::connect(credentials).await?;
         let tables = client.entity_definitions(&unread).await?;
         let relationships = client.many_to_many(&names).await?;
@@ -184,7 +177,7 @@ pub fn unit_groups_in_target(ws: &Workspace, names: &[String]) -> Result<Vec<Str
         return Ok(Vec::new());
     }
     let credentials = Credentials::from_target(&ws.config.target)?;
-    let found = runtime()?.block_on(async {
+    let found = crate::runtime::get()?.block_on(async {
         let client = DataverseClient::connect(credentials).await?;
         let mut found = Vec::new();
         for name in names {
@@ -228,7 +221,7 @@ pub fn apply(ws: &Workspace, planned: &Schema, plan: &Plan) -> Result<()> {
             .iter()
             .filter(move |i| i.kind == kind && i.standing == Standing::Missing && i.creatable)
     };
-    runtime()?.block_on(async {
+    crate::runtime::get()?.block_on(async {
         let client = DataverseClient::connect(credentials).await?;
         let mut created_tables = BTreeSet::new();
         for item in missing("table") {

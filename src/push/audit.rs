@@ -17,87 +17,14 @@ use uuid::Uuid;
 
 use crate::error::Result;
 
-/// Times are UTC.
-pub const DDL: &str = "
-CREATE SCHEMA IF NOT EXISTS audit;
-CREATE TABLE IF NOT EXISTS audit.runs (
-    run_id        INTEGER PRIMARY KEY,
-    kind          VARCHAR NOT NULL,      -- push | rollback
-    rollback_of   INTEGER,               -- the push run a rollback undoes
-    target        VARCHAR NOT NULL,
-    started_at    TIMESTAMP NOT NULL,
-    finished_at   TIMESTAMP,
-    status        VARCHAR NOT NULL,      -- running | finished
-    options       VARCHAR,
-    created       BIGINT, updated BIGINT, unchanged BIGINT, failed BIGINT,
-    requests      BIGINT, throttled BIGINT
-);
-CREATE TABLE IF NOT EXISTS audit.records (
-    run_id        INTEGER NOT NULL,
-    step          VARCHAR NOT NULL,      -- records | deferred | state | associate | rollback
-    table_name    VARCHAR NOT NULL,
-    record_id     VARCHAR,
-    guid          UUID NOT NULL,
-    related_guid  UUID,                  -- the other side of an N:N link
-    operation     VARCHAR NOT NULL,      -- created | updated | unchanged | failed | deleted | restored | gone
-    http_status   INTEGER,
-    error_code    VARCHAR,
-    message       VARCHAR,
-    payload_hash  VARCHAR,
-    recorded_at   TIMESTAMP NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit.preimages (
-    run_id        INTEGER NOT NULL,
-    step          VARCHAR NOT NULL,
-    table_name    VARCHAR NOT NULL,
-    guid          UUID NOT NULL,
-    preimage      JSON NOT NULL,         -- the update's columns as the target held them
-    recorded_at   TIMESTAMP NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit.intents (
-    run_id        INTEGER NOT NULL,
-    step          VARCHAR NOT NULL,
-    table_name    VARCHAR NOT NULL,
-    guid          UUID NOT NULL,
-    related_guid  UUID,
-    action        VARCHAR NOT NULL       -- create | update
-);
-CREATE TABLE IF NOT EXISTS audit.steps (
-    run_id        INTEGER NOT NULL,
-    step_no       INTEGER NOT NULL,
-    step          VARCHAR NOT NULL,
-    table_name    VARCHAR NOT NULL,
-    label         VARCHAR NOT NULL,
-    records       BIGINT, created BIGINT, updated BIGINT, unchanged BIGINT, failed BIGINT,
-    read_requests BIGINT, write_requests BIGINT, requests BIGINT, throttled BIGINT,
-    seconds       DOUBLE,
-    finished_at   TIMESTAMP
-);
-CREATE TABLE IF NOT EXISTS audit.substitutions (
-    run_id        INTEGER NOT NULL,
-    table_name    VARCHAR NOT NULL,
-    record_id     VARCHAR,
-    guid          UUID,
-    column_name   VARCHAR NOT NULL,
-    wanted        VARCHAR,
-    reason        VARCHAR NOT NULL,
-    used          VARCHAR NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit.guid_map (
-    table_name    VARCHAR NOT NULL,
-    staged_guid   UUID NOT NULL,
-    target_guid   UUID NOT NULL,
-    reason        VARCHAR NOT NULL
-);
-";
-
 /// Audit times are UTC (TIMESTAMP columns).
 fn now() -> DuckValue {
     DuckValue::Timestamp(TimeUnit::Microsecond, Utc::now().timestamp_micros())
 }
 
+/// Creates the `audit.*` tables (sql/schema/audit.sql) when missing.
 pub fn ensure(conn: &Connection) -> Result<()> {
-    conn.execute_batch(DDL)?;
+    conn.execute_batch(crate::sql_catalog::schema_sql("audit", "tables"))?;
     Ok(())
 }
 
@@ -437,6 +364,35 @@ pub fn record_outcomes(
     Ok(())
 }
 
+/// Dataverse answers a lookup or link to a record that does not exist with
+/// 0x80040217 and "`<table>` With Id = `<guid>` Does Not Exist" (Web API
+/// error codes, "ObjectDoesNotExist"). When that record is one this run
+/// failed to create, the answer alone sends the analyst hunting for a
+/// missing parent; the audit row says which failure it follows from.
+pub fn explain_missing_parents(conn: &Connection, run: i32, step: &str, table: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE audit.records AS r
+         SET message = r.message || ' — it failed to load earlier in this run: '
+                       || p.table_name || ' ' || coalesce(p.record_id, '') || ' (' || p.error_code
+                       || '); correct that record and push again'
+         FROM (SELECT guid, any_value(table_name) AS table_name, any_value(record_id) AS record_id,
+                      any_value(error_code) AS error_code
+               FROM audit.records AS f
+               WHERE f.run_id = ? AND f.step = 'records' AND f.operation = 'failed'
+                 AND NOT EXISTS (SELECT 1 FROM audit.records AS c
+                                 WHERE c.run_id = f.run_id AND c.step = 'records' AND c.guid = f.guid
+                                   AND c.operation <> 'failed')
+               GROUP BY guid) AS p
+         WHERE r.run_id = ? AND r.step = ? AND r.table_name = ?
+           AND r.operation = 'failed' AND r.error_code = '0x80040217'
+           AND NOT contains(r.message, 'failed to load earlier in this run')
+           AND p.guid = TRY_CAST(regexp_extract(r.message,
+                 '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}') AS UUID)",
+        params![run, run, step, table],
+    )?;
+    Ok(())
+}
+
 /// The per-step summary row.
 #[allow(clippy::too_many_arguments)]
 pub fn record_step(
@@ -477,4 +433,83 @@ pub fn record_step(
         ],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(
+        conn: &Connection,
+        step: &str,
+        table: &str,
+        record: &str,
+        guid: &str,
+        code: &str,
+        message: &str,
+    ) {
+        conn.execute(
+            "INSERT INTO audit.records VALUES (1, ?, ?, ?, ?, NULL, 'failed', 400, ?, ?, NULL, now())",
+            params![step, table, record, guid, code, message],
+        )
+        .unwrap();
+    }
+
+    fn message_of(conn: &Connection, record: &str) -> String {
+        conn.query_row(
+            "SELECT message FROM audit.records WHERE record_id = ?",
+            [record],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_missing_parent_that_failed_earlier_in_the_run_is_named() {
+        let conn = Connection::open_in_memory().unwrap();
+        ensure(&conn).unwrap();
+        let parent = "ed8dfd57-dbd4-55a3-89ab-5690c7ccb810";
+        let stranger = "0b7c2c5e-32a4-4f5e-9a52-6f0f4e1f3a11";
+        failed(
+            &conn,
+            "records",
+            "st_equipment",
+            "EQ-7",
+            parent,
+            "ferry:date_out_of_range",
+            "st_installdate is \"0202-09-03\"",
+        );
+        failed(
+            &conn,
+            "associate",
+            "st_equipment_customeraddress",
+            "LINK-1",
+            parent,
+            "0x80040217",
+            &format!("st_equipment With Id = {parent} Does Not Exist"),
+        );
+        failed(
+            &conn,
+            "associate",
+            "st_equipment_customeraddress",
+            "LINK-2",
+            stranger,
+            "0x80040217",
+            &format!("st_equipment With Id = {stranger} Does Not Exist"),
+        );
+        explain_missing_parents(&conn, 1, "associate", "st_equipment_customeraddress").unwrap();
+        explain_missing_parents(&conn, 1, "associate", "st_equipment_customeraddress").unwrap();
+        assert_eq!(
+            message_of(&conn, "LINK-1"),
+            format!(
+                "st_equipment With Id = {parent} Does Not Exist — it failed to load earlier in this run: \
+                 st_equipment EQ-7 (ferry:date_out_of_range); correct that record and push again"
+            )
+        );
+        // A record that never failed here is a real hole: left as Dataverse said it.
+        assert_eq!(
+            message_of(&conn, "LINK-2"),
+            format!("st_equipment With Id = {stranger} Does Not Exist")
+        );
+    }
 }

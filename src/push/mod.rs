@@ -77,14 +77,6 @@ pub struct PushSummary {
     pub seconds: f64,
 }
 
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
-}
-
 /// The gates of SPEC §6: unwaived error findings and the sign-off.
 pub fn gate_refusals(ws: &Workspace, conn: &duckdb::Connection) -> Result<Vec<String>> {
     let mut refusals = Vec::new();
@@ -193,11 +185,11 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
         );
     }
     let credentials = Credentials::from_target(&ws.config.target)?;
-    let rt = runtime()?;
+    let rt = crate::runtime::get()?;
     let client = rt.block_on(DataverseClient::connect(credentials))?;
     // Proves the token works before anything is read or written.
     rt.block_on(client.whoami())?;
-    let users = read_users(&conn, &rt, &client)?;
+    let users = read_users(&conn, rt, &client)?;
     check_user_overrides(&conn, &users)?;
     let fallback_owner = match &ws.config.push.fallback_owner {
         None => None,
@@ -215,7 +207,7 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
             }
         },
     };
-    let org_binds = resolve_org_records(ws, &rt, &client, &all_steps, &target_schema)?;
+    let org_binds = resolve_org_records(ws, rt, &client, &all_steps, &target_schema)?;
     let entity_sets: HashMap<String, String> = target_schema
         .tables()
         .map(|t| (t.logical_name.clone(), t.entity_set_name.clone()))
@@ -288,7 +280,7 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
         let bar = crate::progress::steps(&step.label(), total);
         let engine = load::StepRun {
             client: &client,
-            runtime: &rt,
+            runtime: rt,
             run: run_id,
             batch: ws
                 .config
@@ -312,8 +304,9 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
             )?;
             return Err(e);
         }
+        audit::explain_missing_parents(&conn, run_id, step.key(), &step.table)?;
         if step.kind == StepKind::Records && step.table == "uomschedule" {
-            match_base_units(&mut conn, &rt, &client, run_id, &engine.counts)?;
+            match_base_units(&mut conn, rt, &client, run_id, &engine.counts)?;
         }
         let reads = engine
             .counts
@@ -393,10 +386,9 @@ fn read_users(
         "systemusers?$select=systemuserid,internalemailaddress,fullname,isdisabled",
         MAX_PAGE_SIZE,
     ))?;
-    conn.execute_batch(
-        "CREATE SCHEMA IF NOT EXISTS dv;
-         CREATE OR REPLACE TABLE dv.systemuser (systemuserid UUID, internalemailaddress VARCHAR, fullname VARCHAR, isdisabled BOOLEAN);",
-    )?;
+    conn.execute_batch(crate::sql_catalog::schema_sql("dv", "users"))?;
+    // What the target holds now replaces what an earlier read found.
+    conn.execute_batch("DELETE FROM dv.systemuser")?;
     let mut users = HashMap::new();
     let mut app = conn.appender_to_db("systemuser", "dv")?;
     for row in &rows {

@@ -81,7 +81,7 @@ pub fn run(ws: &Workspace, run: Option<i32>, json_out: bool) -> Result<Outcome> 
     let undo = plan_undo(&conn, target_run)?;
     let schema = Schema::builtin(&ws.config.prefix);
     let credentials = Credentials::from_target(&ws.config.target)?;
-    let rt = super::runtime()?;
+    let rt = crate::runtime::get()?;
     let client = rt.block_on(DataverseClient::connect(credentials))?;
     let rollback_run = match rollback_run {
         Some(id) => id,

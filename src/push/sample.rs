@@ -14,9 +14,7 @@ use crate::stage::db::{qualified, quote_ident};
 
 /// Fills `temp.push_sample(table_name, guid)`; returns how many records.
 pub fn build(conn: &Connection, steps: &[Step], about: usize) -> Result<u64> {
-    conn.execute_batch(
-        "CREATE OR REPLACE TEMP TABLE push_sample (table_name VARCHAR, guid UUID);",
-    )?;
+    conn.execute_batch(crate::sql_catalog::schema_sql("audit", "sample"))?;
     let tables: Vec<&Step> = steps
         .iter()
         .filter(|s| s.kind == StepKind::Records)

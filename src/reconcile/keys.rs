@@ -239,6 +239,7 @@ pub fn build_target_records(conn: &Connection, tables: &[StagedTable], prefix: &
     } else {
         "(SELECT NULL::VARCHAR AS table_name, NULL::TIMESTAMP AS read_at WHERE false)"
     };
+    // generated per database: joins dv.read_backs only when a read-back exists.
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TABLE reconcile.read_tables AS
          SELECT t.target_table, t.read_back, CASE WHEN t.read_back THEN r.read_at END AS read_at
@@ -269,11 +270,10 @@ pub fn build_option_records(conn: &Connection, tables: &[StagedTable], prefix: &
     // The translations are numbered in a table of their own, so each
     // generated query names its translation by number and reads the names
     // from there (identifiers go into the SQL quoted, values never).
-    conn.execute_batch(
-        "CREATE OR REPLACE TABLE reconcile.option_mappings AS
-         SELECT row_number() OVER (ORDER BY source_object, source_field, target_table, target_column) AS mapping_no, *
-         FROM (SELECT DISTINCT source_object, source_field, target_table, target_column FROM map.optionset)",
-    )?;
+    conn.execute_batch(crate::sql_catalog::schema_sql(
+        "reconcile",
+        "option_mappings",
+    ))?;
     let mappings: Vec<(i64, String, String, String, String)> = {
         let mut stmt = conn.prepare(
             "SELECT mapping_no, source_object, source_field, target_table, target_column
@@ -490,6 +490,7 @@ fn create_union(conn: &Connection, name: &str, parts: Vec<String>, empty: &str) 
     } else {
         parts.join("\nUNION ALL BY NAME\n")
     };
+    // generated per key table: one UNION arm per staged object or table.
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TABLE {} AS {body}",
         qualified("reconcile", name)
@@ -507,6 +508,7 @@ pub fn build_spot_sample(conn: &Connection) -> Result<()> {
     } else {
         "(SELECT NULL::VARCHAR AS table_name, NULL::UUID AS staged_guid, NULL::UUID AS target_guid WHERE false)"
     };
+    // generated per database: joins audit.guid_map only when it exists.
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TABLE reconcile.spot_sample AS
          SELECT target_table, record_id, guid, target_guid, pick AS position

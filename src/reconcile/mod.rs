@@ -20,9 +20,10 @@ use duckdb::Connection;
 use serde::Serialize;
 
 use crate::dataverse::schema::Schema;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
+use crate::sql_catalog::{builtin_folder, record_runs, CatalogFile, Folder, RanFile, SqlCatalog};
 use crate::stage::db::relation_exists;
-use crate::workspace::Workspace;
+use crate::workspace::{Profile, Workspace};
 
 pub use keys::{SPOT_CHECK_SEED, SPOT_CHECK_SIZE};
 
@@ -37,6 +38,19 @@ pub struct ReconcileFile {
     /// workspace made before reconcile shipped).
     pub path: Option<PathBuf>,
     pub text: String,
+    /// Of the file's bytes, as `meta.sql_runs` records it.
+    pub sha256: String,
+}
+
+impl<'a> From<&'a ReconcileFile> for RanFile<'a> {
+    fn from(file: &'a ReconcileFile) -> RanFile<'a> {
+        RanFile {
+            folder: Folder::Reconcile,
+            file_name: &file.name,
+            path: file.path.as_deref(),
+            sha256: &file.sha256,
+        }
+    }
 }
 
 /// What `ferry reconcile` found, as its `--json` prints it. The rows are
@@ -70,7 +84,7 @@ pub fn reconcile(ws: &Workspace, conn: &Connection) -> Result<Reconciliation> {
     let files = sql_files(ws)?;
     let prefix = ws.config.prefix.as_str();
     let schema = Schema::builtin(prefix);
-    conn.execute_batch("CREATE SCHEMA IF NOT EXISTS reconcile")?;
+    conn.execute_batch(crate::sql_catalog::schema_sql("reconcile", "schema"))?;
     let tables = keys::staged_tables(conn, &schema)?;
     keys::build_source_records(conn)?;
     keys::build_staged_records(conn, &tables, prefix)?;
@@ -91,6 +105,7 @@ pub fn reconcile(ws: &Workspace, conn: &Connection) -> Result<Reconciliation> {
             )
         })?;
     }
+    record_runs(conn, "reconcile", &files)?;
     summarise(conn)
 }
 
@@ -131,59 +146,37 @@ fn summarise(conn: &Connection) -> Result<Reconciliation> {
 /// The reconcile SQL files in name order: the workspace's copy, or the
 /// built-in one when the workspace predates it.
 pub fn sql_files(ws: &Workspace) -> Result<Vec<ReconcileFile>> {
-    let dir = ws.sql_dir().join(SQL_FOLDER);
-    if dir.is_dir() {
-        let mut files = Vec::new();
-        for entry in std::fs::read_dir(&dir).at(&dir)? {
-            let path = entry.at(&dir)?.path();
-            if path.extension().and_then(|e| e.to_str()) != Some("sql") {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).at(&path)?;
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            files.push(ReconcileFile {
-                name,
-                path: Some(path),
-                text,
-            });
-        }
-        files.sort_by(|a, b| a.name.cmp(&b.name));
-        if files.is_empty() {
-            return Err(Error::input(
-                &dir,
-                "the folder holds no .sql files",
-                "restore the built-in ones: run `ferry init /tmp/ferry-fresh` and copy sql/reconcile/ from there",
-            ));
-        }
-        return Ok(files);
+    let listing = SqlCatalog::for_workspace(ws).folder(Folder::Reconcile)?;
+    listing.warn_strays(Folder::Reconcile);
+    if let (Some(dir), true) = (&listing.dir, listing.files.is_empty()) {
+        return Err(Error::input(
+            dir,
+            "the folder holds no <NNN>_<name>.sql files",
+            "restore the built-in ones: run `ferry init /tmp/ferry-fresh` and copy sql/reconcile/ from there",
+        ));
     }
-    Ok(builtin_files())
+    Ok(listing.files.into_iter().map(ReconcileFile::from).collect())
 }
 
 /// The reconcile SQL that ships inside the binary.
 pub fn builtin_files() -> Vec<ReconcileFile> {
-    let mut files: Vec<ReconcileFile> = crate::commands::init::BUILTIN_SQL
-        .get_dir(SQL_FOLDER)
-        .map(|dir| {
-            dir.files()
-                .filter(|f| f.path().extension().and_then(|e| e.to_str()) == Some("sql"))
-                .map(|f| ReconcileFile {
-                    name: f
-                        .path()
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                    path: None,
-                    text: f.contents_utf8().unwrap_or_default().to_string(),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort_by(|a, b| a.name.cmp(&b.name));
-    files
+    // The reconcile SQL is one set for every profile.
+    builtin_folder(Folder::Reconcile, Profile::Sales)
+        .files
+        .into_iter()
+        .map(ReconcileFile::from)
+        .collect()
+}
+
+impl From<CatalogFile> for ReconcileFile {
+    fn from(file: CatalogFile) -> ReconcileFile {
+        ReconcileFile {
+            path: file.path().map(Path::to_path_buf),
+            name: file.file_name.clone(),
+            sha256: file.sha256,
+            text: file.text,
+        }
+    }
 }
 
 /// Why the read-back in `dv.*` cannot be trusted for reconciling, or None

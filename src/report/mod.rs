@@ -1,4 +1,4 @@
-//! Reports: the workspace's `sql/reports/<name>.sql` run against the staging
+//! Reports: the workspace's `reports/<name>.sql` run against the staging
 //! database and rendered through `templates/<name>.html.j2` into
 //! `reports/<name>.html`, with the same data as `reports/<name>.json`
 //! (SPEC §4, §11).
@@ -31,13 +31,15 @@ pub mod index;
 pub mod queries;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{SecondsFormat, Utc};
 use duckdb::Connection;
 use serde::Serialize;
 
+use crate::atomic_write::write_atomically;
 use crate::error::{Error, IoContext, Result};
+use crate::sql_catalog::{record_runs, Folder, SqlCatalog};
 use crate::stage::db::relation_exists;
 use crate::stage::open_existing_database;
 use crate::templates::{self, TemplateSource, Templates};
@@ -46,19 +48,10 @@ use queries::{
     parse_named_queries, parse_requirements, restore_hint, run_query, unmet_requirements, Unmet,
 };
 
-/// Report names: every built-in `sql/reports/<name>.sql` (its template
+/// Report names: every built-in `reports/<name>.sql` (its template
 /// is `templates/<name>.html.j2`).
 pub fn builtin_reports() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = crate::commands::init::BUILTIN_SQL
-        .get_dir("reports")
-        .map(|dir| {
-            dir.files()
-                .filter_map(|file| file.path().file_name()?.to_str()?.strip_suffix(".sql"))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort_unstable();
-    names
+    crate::sql_catalog::builtin_report_names()
 }
 
 /// The landing page's name; it has no SQL file of its own.
@@ -75,7 +68,8 @@ pub struct ReportHeader {
     pub generated_at: String,
     /// The ferry version that rendered it.
     pub ferry_version: &'static str,
-    /// The SQL file (workspace copy) that produced its data.
+    /// The SQL file that produced its data (the workspace copy, or
+    /// `(built-in) reports/<name>.sql`).
     pub sql_file: String,
 }
 
@@ -292,18 +286,20 @@ fn render_report(
     templates: &Templates,
     name: &str,
 ) -> Result<RenderedReport> {
-    let sql_path = ws.sql_dir().join("reports").join(format!("{name}.sql"));
-    let text = match std::fs::read_to_string(&sql_path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::input(
-                &sql_path,
-                format!("the SQL of the `{name}` report is missing from the workspace"),
-                restore_hint(&sql_path),
-            ))
-        }
-        Err(e) => return Err(e).at(&sql_path),
+    let listing = SqlCatalog::for_workspace(ws).folder(Folder::Reports)?;
+    let Some(file) = listing.get(name) else {
+        // The workspace keeps its own report definitions and this one is
+        // not among them.
+        let dir = listing.dir.clone().unwrap_or_else(|| ws.reports_dir());
+        let sql_path = dir.join(format!("{name}.sql"));
+        return Err(Error::input(
+            &sql_path,
+            format!("the SQL of the `{name}` report is missing from the workspace"),
+            restore_hint(&sql_path),
+        ));
     };
+    let sql_path = file.shown_path();
+    let text = file.text.clone();
     // The SQL may name the publisher's custom tables (`{{prefix}}_equipment`),
     // like transforms and checks do.
     let text = crate::transform::render(&text, &ws.config.prefix);
@@ -347,6 +343,7 @@ fn render_report(
         let rows = run_query(conn, query, &sql_path)?;
         results.insert(query.name.clone(), rows);
     }
+    record_runs(conn, "report", [file])?;
     let template_name = Templates::template_name(name);
     let template = TemplateInfo::of(ws, templates, &template_name);
     let context = ReportContext {
@@ -376,14 +373,6 @@ fn write_report(ws: &Workspace, name: &str, html: &str, json: &str) -> Result<(P
     write_atomically(&html_path, html.as_bytes())?;
     write_atomically(&json_path, json.as_bytes())?;
     Ok((html_path, json_path))
-}
-
-/// Writes under a temporary name and renames, so a browser never opens half
-/// a report.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).at(&tmp)?;
-    std::fs::rename(&tmp, path).at(path)
 }
 
 #[cfg(test)]

@@ -274,7 +274,7 @@ pub fn restore_hint(path: &Path) -> String {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     format!(
-        "fix the workspace copy, or restore the built-in one: run `ferry init /tmp/ferry-fresh` and copy sql/reports/{name} from there into {}",
+        "fix the workspace copy, or restore the built-in one: run `ferry init /tmp/ferry-fresh` and copy reports/{name} from there into {}",
         path.parent().map(PathBuf::from).unwrap_or_default().display()
     )
 }

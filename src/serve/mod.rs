@@ -6,7 +6,6 @@
 //! demo`) or behind its CLI command, which prints `listening on
 //! http://HOST:PORT` first on stdout and stops on SIGINT/SIGTERM.
 
-pub mod dataverse;
 pub mod servicetracker;
 
 use std::collections::BTreeMap;

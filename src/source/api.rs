@@ -6,8 +6,10 @@
 //!   the server measures from when it answered), then send the same request
 //!   again. A 429 for the daily budget is not retried: the extract stops and
 //!   resumes from its checkpoint when run again.
-//! - 5xx and connection failures: a bounded number of retries with
-//!   jittered exponential backoff, then exit 3 naming the request.
+//! - 5xx (except 501, "not implemented", which no retry cures) and
+//!   connection failures: a bounded number of retries with jittered
+//!   exponential backoff ([`crate::http::RetryPolicy`]), then exit 3 naming
+//!   the request.
 //! - 401/403: stop at once; retrying a refused key only burns budget.
 //!
 //! The API key lives only in the request header: it is never formatted
@@ -16,18 +18,23 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use rand::Rng;
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
+use crate::http::{error_chain, is_loopback, is_transient, retry_after, RetryPolicy};
 
 /// Attempts for one request that keeps failing with 5xx or dropped
 /// connections (429s with `Retry-After` do not count against this).
 pub const MAX_ATTEMPTS: u32 = 5;
-/// First backoff after a 5xx or connection failure; doubles per attempt.
-const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+/// 5xx and connection failures: [`MAX_ATTEMPTS`] attempts, backing off
+/// from 200 ms, doubling per failure up to 6.4 s.
+const RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: MAX_ATTEMPTS,
+    first_backoff: Duration::from_millis(200),
+    max_backoff: Duration::from_millis(6400),
+};
 /// Added to every `Retry-After` wait: the server's clock started when it
 /// answered, ours when the answer arrived, and whole seconds are rounded.
 const RETRY_AFTER_MARGIN: Duration = Duration::from_millis(50);
@@ -103,15 +110,7 @@ impl ApiClient {
                 "source.url `{base_url}` is not a URL ({e}); set it to the ServiceTracker server, e.g. https://acme.servicetracker.example"
             ))
         })?;
-        let host = base
-            .host_str()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let loopback = host == "localhost"
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
+        let loopback = is_loopback(&base);
         match base.scheme() {
             "https" => {}
             "http" if loopback => {}
@@ -126,11 +125,7 @@ impl ApiClient {
                 )))
             }
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
-            .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
-            .build()
+        let http = crate::http::client(Duration::from_secs(10), Duration::from_secs(120))
             .map_err(|e| Error::Remote(format!("cannot start an HTTP client: {e}")))?;
         Ok(ApiClient {
             http,
@@ -246,7 +241,7 @@ impl ApiClient {
                 Ok(r) => r,
                 Err(e) => {
                     failures += 1;
-                    if failures >= MAX_ATTEMPTS {
+                    if RETRY.gives_up_after(failures) {
                         return Err(Error::Remote(format!(
                             "cannot reach ServiceTracker at {} for the {what} after {failures} attempts: {}. \
                              Check source.url and the network, then run `ferry extract` again (it resumes)",
@@ -257,7 +252,7 @@ impl ApiClient {
                     self.counters
                         .retried_failures
                         .fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(backoff(failures)).await;
+                    tokio::time::sleep(RETRY.backoff(failures)).await;
                     continue;
                 }
             };
@@ -277,7 +272,7 @@ impl ApiClient {
                     Ok(body) => return Ok(Some(body.to_vec())),
                     Err(e) => {
                         failures += 1;
-                        if failures >= MAX_ATTEMPTS {
+                        if RETRY.gives_up_after(failures) {
                             return Err(Error::Remote(format!(
                                 "the {what} broke off while downloading, {failures} times: {}; run `ferry extract` again",
                                 error_chain(&e)
@@ -286,7 +281,7 @@ impl ApiClient {
                         self.counters
                             .retried_failures
                             .fetch_add(1, Ordering::Relaxed);
-                        tokio::time::sleep(backoff(failures)).await;
+                        tokio::time::sleep(RETRY.backoff(failures)).await;
                         continue;
                     }
                 }
@@ -319,9 +314,9 @@ impl ApiClient {
                     }
                     tokio::time::sleep(wait + RETRY_AFTER_MARGIN).await;
                 }
-                s if s.is_server_error() => {
+                s if is_transient(s) => {
                     failures += 1;
-                    if failures >= MAX_ATTEMPTS {
+                    if RETRY.gives_up_after(failures) {
                         return Err(Error::Remote(format!(
                             "ServiceTracker failed the {what} {failures} times (last: {status}{}); run `ferry extract` again later (it resumes)",
                             message.map(|m| format!(": {m}")).unwrap_or_default()
@@ -330,7 +325,8 @@ impl ApiClient {
                     self.counters
                         .retried_failures
                         .fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(retry_after.unwrap_or_else(|| backoff(failures))).await;
+                    tokio::time::sleep(retry_after.unwrap_or_else(|| RETRY.backoff(failures)))
+                        .await;
                 }
                 _ => {
                     return Err(Error::Remote(format!(
@@ -343,29 +339,6 @@ impl ApiClient {
     }
 }
 
-/// `200ms · 2^(n-1)`, with up to half of it added at random so parallel
-/// workers do not retry in step.
-fn backoff(failures: u32) -> Duration {
-    let base = FIRST_BACKOFF * 2u32.saturating_pow(failures.saturating_sub(1)).min(32);
-    let jitter = rand::thread_rng().gen_range(0..=base.as_millis() as u64 / 2);
-    base + Duration::from_millis(jitter)
-}
-
-/// `Retry-After` as delay-seconds or an HTTP date (RFC 9110 §10.2.3).
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(wait.to_std().unwrap_or(Duration::ZERO))
-}
-
 /// The `error.message` of a ServiceTracker error body, if it has one.
 fn server_message(body: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_str(body).ok()?;
@@ -373,22 +346,6 @@ fn server_message(body: &str) -> Option<String> {
         .pointer("/error/message")
         .and_then(|m| m.as_str())
         .map(|m| m.chars().take(300).collect())
-}
-
-/// An error and its causes on one line ("connection refused" sits deep in
-/// reqwest's chain).
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let line = cause.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
@@ -409,18 +366,6 @@ mod tests {
         assert!(ApiClient::new("https://st.example.com", key(), "K").is_ok());
         let err = ApiClient::new("http://st.example.com", key(), "K").unwrap_err();
         assert!(err.to_string().contains("unencrypted"), "{err}");
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(reqwest::header::RETRY_AFTER, "3".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
-        headers.insert(
-            reqwest::header::RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
     }
 
     #[test]

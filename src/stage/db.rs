@@ -32,6 +32,7 @@ pub fn open_database(ws: &Workspace) -> Result<Connection> {
     let path = ws.database_path();
     let conn = open_at(&path)?;
     for schema in SCHEMAS {
+        // generated per schema of SCHEMAS (raw, meta): the list open_database guarantees.
         conn.execute_batch(&format!(
             "CREATE SCHEMA IF NOT EXISTS {}",
             quote_ident(schema)

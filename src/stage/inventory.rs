@@ -128,110 +128,8 @@ fn rebuild(conn: &Connection) -> Result<InventorySummary> {
     Ok(summary)
 }
 
-const INVENTORY_DDL: &str = r#"
-CREATE OR REPLACE TABLE meta.free_mail_domains (domain VARCHAR PRIMARY KEY);
-
-CREATE OR REPLACE TABLE meta.documented_values (
-    object   VARCHAR NOT NULL,
-    field    VARCHAR NOT NULL,
-    position INTEGER NOT NULL,
-    value    VARCHAR NOT NULL
-);
-
-CREATE OR REPLACE TABLE meta.inventory_objects (
-    object            VARCHAR PRIMARY KEY,
-    position          INTEGER NOT NULL,   -- SPEC order: parents before children
-    current_records   BIGINT NOT NULL,    -- rows of raw.<object>_current
-    versions          BIGINT NOT NULL,    -- rows of raw.<object> (every distinct version)
-    extracts          BIGINT NOT NULL,    -- extracts that added a version
-    newest_extract_id VARCHAR,
-    fields            BIGINT NOT NULL,
-    standard_fields   BIGINT NOT NULL,
-    custom_fields     BIGINT NOT NULL,
-    unknown_fields    BIGINT NOT NULL,
-    quarantined       BIGINT NOT NULL     -- rows of raw._quarantine for this object
-);
-
-CREATE OR REPLACE TABLE meta.inventory_fields (
-    -- identity
-    object            VARCHAR NOT NULL,
-    field             VARCHAR NOT NULL,
-    position          INTEGER NOT NULL,
-    -- type and origin
-    inferred_type     VARCHAR NOT NULL,   -- ferry's label: text, integer, decimal(19,4), ...
-    duckdb_type       VARCHAR NOT NULL,   -- the staged column's type (VARCHAR when widened)
-    origin            VARCHAR NOT NULL,   -- standard | custom | unknown
-    -- counts over raw.<object>_current
-    "rows"            BIGINT NOT NULL,
-    non_null          BIGINT NOT NULL,
-    nulls             BIGINT NOT NULL,
-    null_rate         DOUBLE,             -- NULL when the object has no rows
-    distinct_count    BIGINT NOT NULL,
-    min_value         VARCHAR,
-    max_value         VARCHAR,
-    max_length        BIGINT,             -- text fields only
-    sample_values     VARCHAR[] NOT NULL, -- most frequent first, ties by value
-    -- picklists
-    picklist_like     BOOLEAN NOT NULL,
-    documented_values VARCHAR[] NOT NULL, -- ServiceTracker's documented list (empty if none)
-    undocumented_rows BIGINT,             -- NULL when there is no documented list
-    -- value profiles (NULL when not applicable to the field)
-    email_invalid     BIGINT,
-    email_free_mail   BIGINT,
-    html_like         BIGINT,
-    non_ascii         BIGINT,
-    multiline         BIGINT,
-    leading_zero      BIGINT,
-    before_1753       BIGINT,
-    in_future         BIGINT,             -- after the newest extract's started_at
-    -- lookups
-    "references"      VARCHAR[] NOT NULL, -- target objects (empty if not a reference)
-    orphans           BIGINT,             -- non-null references with no current target
-    PRIMARY KEY (object, field)
-);
-
-CREATE OR REPLACE TABLE meta.inventory_values (
-    object     VARCHAR NOT NULL,
-    field      VARCHAR NOT NULL,
-    value      VARCHAR NOT NULL,
-    count      BIGINT NOT NULL,            -- 0 for a documented value nobody uses
-    documented BOOLEAN                     -- NULL when the field has no documented list
-);
-
-CREATE OR REPLACE TEMP TABLE inventory_columns (
-    object             VARCHAR,
-    field              VARCHAR,
-    position           INTEGER,
-    inferred_type      VARCHAR,
-    duckdb_type        VARCHAR,
-    origin             VARCHAR,
-    documented_values  VARCHAR[],
-    "references"       VARCHAR[],
-    picklist_candidate BOOLEAN
-);
-
-CREATE OR REPLACE TEMP TABLE inventory_stats (
-    object          VARCHAR,
-    position        INTEGER,
-    "rows"          BIGINT,
-    non_null        BIGINT,
-    min_value       VARCHAR,
-    max_value       VARCHAR,
-    max_length      BIGINT,
-    email_invalid   BIGINT,
-    email_free_mail BIGINT,
-    html_like       BIGINT,
-    non_ascii       BIGINT,
-    multiline       BIGINT,
-    leading_zero    BIGINT,
-    before_1753     BIGINT,
-    in_future       BIGINT,
-    orphans         BIGINT
-);
-"#;
-
 fn create_tables(conn: &Connection) -> Result<()> {
-    conn.execute_batch(INVENTORY_DDL)?;
+    conn.execute_batch(crate::sql_catalog::schema_sql("meta", "inventory"))?;
     Ok(())
 }
 
@@ -472,9 +370,6 @@ impl InventoryColumn {
 /// The current ids of every object in one narrow table, so each reference
 /// check is a join to it instead of another pass over the target's versions.
 fn collect_current_ids(conn: &Connection, objects: &[String]) -> Result<()> {
-    conn.execute_batch(
-        "CREATE OR REPLACE TEMP TABLE inventory_current_ids (object VARCHAR, id VARCHAR)",
-    )?;
     for object in objects {
         conn.execute(
             &format!(
@@ -497,6 +392,7 @@ fn materialize_current(conn: &Connection, object: &str) -> Result<String> {
     if source == qualified(RAW_SCHEMA, object) {
         return Ok(source);
     }
+    // generated per source object: its newest versions, materialised once.
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TEMP TABLE inventory_current AS SELECT * FROM {source}"
     ))
@@ -730,6 +626,7 @@ fn value_pass(
         .map(|f| format!("({f})"))
         .collect::<Vec<_>>()
         .join(", ");
+    // generated per object: one CASE arm and grouping set per profiled field.
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TEMP TABLE inventory_value_counts AS \
          SELECT field, value, n FROM ( \

@@ -250,55 +250,9 @@ fn nothing_ever_landed(
     )
 }
 
-/// `meta.extracts` and `meta.extract_objects`: which extracts are in
-/// `raw.*` and what each brought.
-const LEDGER_DDL: &str = r#"
-CREATE TABLE IF NOT EXISTS meta.extracts (
-    extract_id           VARCHAR PRIMARY KEY,
-    source_kind          VARCHAR NOT NULL,   -- csv | api
-    location             VARCHAR NOT NULL,   -- export folder or API base URL
-    exported_at          VARCHAR,            -- as the source export states it
-    timezone             VARCHAR,            -- IANA name local timestamps were read in
-    since                TIMESTAMPTZ,        -- delta extracts: the watermark they started from
-    started_at           TIMESTAMPTZ NOT NULL,
-    finished_at          TIMESTAMPTZ NOT NULL,
-    watermark            TIMESTAMPTZ,        -- newest modified_at landed
-    pending_sync_count   BIGINT NOT NULL,    -- work orders waiting for offline sync
-    pending_sync_allowed BOOLEAN NOT NULL,   -- extracted with --allow-pending
-    quarantine_rows      BIGINT NOT NULL,
-    new_quarantine_rows  BIGINT NOT NULL,    -- rows added to raw._quarantine
-    attachment_rows      BIGINT NOT NULL,
-    new_attachment_rows  BIGINT NOT NULL,    -- rows added to raw.attachment_content
-    staged_at            TIMESTAMPTZ NOT NULL,
-    manifest             VARCHAR NOT NULL,   -- the extract's _manifest.json, verbatim
-    mode                 VARCHAR DEFAULT 'full',  -- full | delta
-    unchanged_rows       BIGINT DEFAULT 0,   -- delta: source records not landed because unchanged
-    deleted_rows         BIGINT DEFAULT 0,   -- rows of _deleted.parquet
-    new_deleted_rows     BIGINT DEFAULT 0    -- rows added to raw._deleted
-);
--- Added with delta extracts; databases staged before get them here.
-ALTER TABLE meta.extracts ADD COLUMN IF NOT EXISTS mode VARCHAR DEFAULT 'full';
-ALTER TABLE meta.extracts ADD COLUMN IF NOT EXISTS unchanged_rows BIGINT DEFAULT 0;
-ALTER TABLE meta.extracts ADD COLUMN IF NOT EXISTS deleted_rows BIGINT DEFAULT 0;
-ALTER TABLE meta.extracts ADD COLUMN IF NOT EXISTS new_deleted_rows BIGINT DEFAULT 0;
-
-CREATE TABLE IF NOT EXISTS meta.extract_objects (
-    extract_id       VARCHAR NOT NULL,
-    object           VARCHAR NOT NULL,
-    source_rows      BIGINT NOT NULL,
-    landed_rows      BIGINT NOT NULL,
-    quarantined_rows BIGINT NOT NULL,
-    new_versions     BIGINT NOT NULL,        -- rows actually inserted into raw.<object>
-    parquet_sha256   VARCHAR NOT NULL,
-    watermark        TIMESTAMPTZ,
-    unchanged_rows   BIGINT DEFAULT 0,       -- delta: source records not landed because unchanged
-    PRIMARY KEY (extract_id, object)
-);
-ALTER TABLE meta.extract_objects ADD COLUMN IF NOT EXISTS unchanged_rows BIGINT DEFAULT 0;
-"#;
-
 fn create_ledger(conn: &Connection) -> Result<()> {
-    conn.execute_batch(LEDGER_DDL)?;
+    // `meta.extracts` and `meta.extract_objects`: which extracts are in `raw.*`.
+    conn.execute_batch(crate::sql_catalog::schema_sql("meta", "extracts"))?;
     Ok(())
 }
 

@@ -183,6 +183,7 @@ fn create_table(conn: &Connection, table: &str, incoming: &[ColumnType]) -> Resu
         )))
         .collect::<Vec<_>>()
         .join(", ");
+    // generated per source object: its columns are the landed Parquet's.
     conn.execute_batch(&format!("CREATE TABLE {table} ({columns})"))?;
     Ok(())
 }
@@ -227,6 +228,7 @@ fn evolve_table(
 /// Creates `raw._deleted` when it does not exist yet, with the types
 /// `_deleted.parquet` loads as, so `_current` views can always refer to it.
 pub fn ensure_deleted_table(conn: &Connection) -> Result<()> {
+    // generated from the column-name constants the landing writer shares, so the two cannot drift.
     conn.execute_batch(&format!(
         "CREATE TABLE IF NOT EXISTS {table} (\
          {object} VARCHAR, {id} VARCHAR, {at} TIMESTAMP WITH TIME ZONE, \
@@ -280,6 +282,7 @@ pub fn create_current_view(conn: &Connection, object: &str) -> Result<()> {
     } else {
         String::new()
     };
+    // generated per source object: the newest version of each of its records.
     conn.execute_batch(&format!(
         "CREATE OR REPLACE VIEW {view} AS \
          WITH newest AS (\

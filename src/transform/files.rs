@@ -1,17 +1,16 @@
-//! Finding the versioned SQL files of a workspace folder
-//! (`V<NNN>__<name>.sql`, SPEC §4), verified as a set before any runs.
+//! The versioned SQL files of `sql/transforms/` (`V<NNN>__<name>.sql`,
+//! SPEC §4) as the transform runner and its ledger see them, read through
+//! the [`crate::sql_catalog`] and verified as a set before any runs.
 //!
 //! A name that does not follow the pattern is reported, not skipped in
 //! silence (a file called `V7_accounts.sql` is almost always a typo that
 //! would otherwise never run); two files with one version are an error,
 //! because their order would be a coin toss.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
-use crate::error::{Error, IoContext, Result};
+use crate::error::Result;
+use crate::sql_catalog::{read_dir, CatalogFile, Folder, Listing};
 
 /// One versioned SQL file with the checksum of its bytes.
 #[derive(Debug, Clone)]
@@ -52,77 +51,32 @@ pub struct SqlFolder {
     pub stray: Vec<String>,
 }
 
-/// `V<digits>__<name>.sql` → (version, name).
-pub fn parse_name(file_name: &str) -> Option<(u32, String)> {
-    let stem = file_name.strip_suffix(".sql")?;
-    let rest = stem.strip_prefix('V')?;
-    let (digits, name) = rest.split_once("__")?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return None;
-    }
-    Some((digits.parse().ok()?, name.to_string()))
-}
+pub use crate::sql_catalog::parse_transform_name as parse_name;
 
 /// Reads `dir`: every file checked and hashed before anything runs.
 pub fn read_folder(dir: &Path) -> Result<SqlFolder> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Error::input(
-                dir,
-                "the transforms folder does not exist",
-                "restore sql/transforms (a new workspace from `ferry init` has the built-in transforms)",
-            )
-        } else {
-            Error::Io {
-                path: dir.to_path_buf(),
-                source: e,
-            }
+    Ok(SqlFolder::from(read_dir(Folder::Transforms, dir)?))
+}
+
+impl From<Listing> for SqlFolder {
+    fn from(listing: Listing) -> SqlFolder {
+        SqlFolder {
+            files: listing.files.into_iter().map(SqlFile::from).collect(),
+            stray: listing.stray,
         }
-    })?;
-    let mut by_version: BTreeMap<u32, SqlFile> = BTreeMap::new();
-    let mut stray = Vec::new();
-    for entry in entries {
-        let entry = entry.at(dir)?;
-        let file_name = entry.file_name().to_string_lossy().into_owned();
-        if file_name.starts_with('.') || !entry.path().is_file() {
-            continue;
-        }
-        let Some((version, name)) = parse_name(&file_name) else {
-            stray.push(file_name);
-            continue;
-        };
-        let path = entry.path();
-        let bytes = std::fs::read(&path).at(&path)?;
-        let text = String::from_utf8(bytes.clone())
-            .map_err(|_| Error::input(&path, "is not UTF-8 text", "save the file as UTF-8"))?;
-        let file = SqlFile {
-            version,
-            name,
-            sha256: hex::encode(Sha256::digest(&bytes)),
-            path,
-            text,
-        };
-        if let Some(other) = by_version.get(&version) {
-            return Err(Error::input(
-                &file.path,
-                format!("version {version} is also used by {}", other.file_name()),
-                "give each file its own version number; files run in version order",
-            ));
-        }
-        by_version.insert(version, file);
     }
-    stray.sort();
-    Ok(SqlFolder {
-        files: by_version.into_values().collect(),
-        stray,
-    })
+}
+
+impl From<CatalogFile> for SqlFile {
+    fn from(file: CatalogFile) -> SqlFile {
+        SqlFile {
+            version: file.order,
+            path: file.shown_path(),
+            name: file.name,
+            sha256: file.sha256,
+            text: file.text,
+        }
+    }
 }
 
 /// The text DuckDB runs: `{{prefix}}` replaced by the publisher prefix (which

@@ -279,13 +279,7 @@ pub fn read_waivers(ws: &Workspace) -> Result<Vec<Waiver>> {
 
 /// Replaces `map.optionset` with `rows`.
 pub fn load_optionsets(conn: &Connection, rows: &[OptionTranslation]) -> Result<()> {
-    conn.execute_batch(
-        "CREATE OR REPLACE TABLE map.optionset (
-            source_object VARCHAR NOT NULL, source_field VARCHAR NOT NULL,
-            source_value VARCHAR NOT NULL, target_table VARCHAR NOT NULL,
-            target_column VARCHAR NOT NULL, target_value INTEGER NOT NULL,
-            target_label VARCHAR, line BIGINT)",
-    )?;
+    conn.execute_batch(crate::sql_catalog::schema_sql("map", "optionset"))?;
     let mut app = conn.appender_to_db("optionset", "map")?;
     for r in rows {
         app.append_row(params![
@@ -305,11 +299,7 @@ pub fn load_optionsets(conn: &Connection, rows: &[OptionTranslation]) -> Result<
 
 /// Replaces `map.users` with `rows`.
 pub fn load_users(conn: &Connection, rows: &[UserOverride]) -> Result<()> {
-    conn.execute_batch(
-        "CREATE OR REPLACE TABLE map.users (
-            technician_id VARCHAR NOT NULL, user_email VARCHAR NOT NULL,
-            note VARCHAR, line BIGINT)",
-    )?;
+    conn.execute_batch(crate::sql_catalog::schema_sql("map", "users"))?;
     let mut app = conn.appender_to_db("users", "map")?;
     for r in rows {
         app.append_row(params![
@@ -325,11 +315,7 @@ pub fn load_users(conn: &Connection, rows: &[UserOverride]) -> Result<()> {
 
 /// Replaces `check.waivers` with `rows`.
 pub fn load_waivers(conn: &Connection, rows: &[Waiver]) -> Result<()> {
-    conn.execute_batch(
-        "CREATE OR REPLACE TABLE \"check\".waivers (
-            rule VARCHAR NOT NULL, object VARCHAR NOT NULL, record_id VARCHAR,
-            reason VARCHAR NOT NULL, line BIGINT)",
-    )?;
+    conn.execute_batch(crate::sql_catalog::schema_sql("check", "waivers"))?;
     let mut app = conn.appender_to_db("waivers", "check")?;
     for r in rows {
         app.append_row(params![

@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use crate::dataverse::schema::Schema;
 use crate::error::{Error, Result};
+use crate::sql_catalog::{record_runs, Folder, Listing, SqlCatalog};
 use crate::stage::db::{qualified, quote_ident, relation_exists};
 use crate::stage::open_database;
 use crate::workspace::{Profile, Workspace};
@@ -68,9 +69,16 @@ pub fn transforms_dir(ws: &Workspace) -> std::path::PathBuf {
     ws.sql_dir().join("transforms")
 }
 
+/// The transforms that run: the workspace's `sql/transforms/`, or the
+/// built-in set of its profile when it has no such folder.
+pub fn transform_files(ws: &Workspace) -> Result<Listing> {
+    SqlCatalog::for_workspace(ws).folder(Folder::Transforms)
+}
+
 /// Runs every transform of the workspace.
 pub fn run_transforms(ws: &Workspace) -> Result<TransformSummary> {
-    let folder = read_folder(&transforms_dir(ws))?;
+    let listing = transform_files(ws)?;
+    let folder = SqlFolder::from(listing.clone());
     if folder.files.is_empty() {
         return Err(Error::input(
             transforms_dir(ws),
@@ -113,6 +121,7 @@ pub fn run_transforms(ws: &Workspace) -> Result<TransformSummary> {
     match outcome {
         Ok(()) => {
             record(&conn, run_id, &done, None, true)?;
+            record_runs(&conn, "transform", &listing.files)?;
             conn.execute_batch("COMMIT")?;
         }
         Err(err) => {
@@ -155,22 +164,7 @@ fn has_staged_data(conn: &Connection) -> Result<bool> {
 }
 
 fn ensure_ledger(conn: &Connection) -> Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS meta.transform_runs (
-            run_id BIGINT NOT NULL,
-            version INTEGER,
-            name VARCHAR,
-            file VARCHAR,
-            sha256 VARCHAR,
-            started_at TIMESTAMPTZ,
-            duration_ms BIGINT,
-            rows BIGINT,
-            success BOOLEAN NOT NULL,
-            committed BOOLEAN NOT NULL,
-            error VARCHAR);
-         CREATE TABLE IF NOT EXISTS meta.transform_tables (
-            run_id BIGINT NOT NULL, version INTEGER, table_name VARCHAR, rows BIGINT);",
-    )?;
+    conn.execute_batch(crate::sql_catalog::schema_sql("meta", "transform_ledger"))?;
     Ok(())
 }
 
@@ -183,20 +177,15 @@ pub fn prepare_schemas(
     users: &[mapping_files::UserOverride],
 ) -> Result<()> {
     for schema in REBUILT_SCHEMAS {
+        // generated per rebuilt schema: dropped whole, so one loop over REBUILT_SCHEMAS.
         conn.execute_batch(&format!(
             "DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0};",
             quote_ident(schema)
         ))?;
     }
-    conn.execute_batch(
-        "CREATE SCHEMA IF NOT EXISTS dv;
-         CREATE SCHEMA IF NOT EXISTS \"check\";
-         CREATE TABLE IF NOT EXISTS dv.systemuser (
-            systemuserid UUID, internalemailaddress VARCHAR, fullname VARCHAR, isdisabled BOOLEAN);
-         CREATE TABLE map.settings (
-            prefix VARCHAR NOT NULL, namespace UUID NOT NULL, profile VARCHAR NOT NULL,
-            work_order_table VARCHAR NOT NULL, max_upload_bytes BIGINT NOT NULL);",
-    )?;
+    for (schema, section) in [("dv", "users"), ("check", "schema"), ("map", "settings")] {
+        conn.execute_batch(crate::sql_catalog::schema_sql(schema, section))?;
+    }
     let profile = ws.config.profile;
     conn.execute(
         "INSERT INTO map.settings VALUES (?, ?::UUID, ?, ?, ?)",
@@ -217,11 +206,7 @@ pub fn prepare_schemas(
 /// target tables, for the checks (required columns, lengths, option values)
 /// and for analysts.
 fn load_target_columns(conn: &Connection, schema: &Schema) -> Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE map.target_columns (
-            table_name VARCHAR NOT NULL, column_name VARCHAR NOT NULL, type VARCHAR NOT NULL,
-            max_length BIGINT, required_level VARCHAR, targets VARCHAR, custom BOOLEAN NOT NULL)",
-    )?;
+    conn.execute_batch(crate::sql_catalog::schema_sql("map", "target_columns"))?;
     let mut app = conn.appender_to_db("target_columns", "map")?;
     for c in schema.column_rows() {
         app.append_row(params![
@@ -236,11 +221,7 @@ fn load_target_columns(conn: &Connection, schema: &Schema) -> Result<()> {
     }
     app.flush()?;
     drop(app);
-    conn.execute_batch(
-        "CREATE TABLE map.target_options (
-            table_name VARCHAR NOT NULL, column_name VARCHAR NOT NULL, value INTEGER NOT NULL,
-            label VARCHAR, state INTEGER)",
-    )?;
+    conn.execute_batch(crate::sql_catalog::schema_sql("map", "target_options"))?;
     let mut app = conn.appender_to_db("target_options", "map")?;
     for table in schema.tables() {
         for column in &table.columns {
@@ -464,6 +445,7 @@ pub fn build_stg_views(conn: &Connection, prefix: &str) -> Result<()> {
             parts.join("\nUNION ALL ")
         }
     };
+    // generated per stg table: the views union one SELECT per table the transforms made.
     conn.execute_batch(&format!(
         "CREATE OR REPLACE VIEW meta.stg_rows AS {};\nCREATE OR REPLACE VIEW meta.stg_cells AS {};",
         join(rows_sql, empty_rows),
@@ -544,7 +526,7 @@ pub struct TransformStatus {
 /// `ferry transform status`: each file as applied / pending / modified, by
 /// checksum against the last committed run.
 pub fn transform_status(ws: &Workspace) -> Result<TransformStatus> {
-    let folder = read_folder(&transforms_dir(ws))?;
+    let folder = SqlFolder::from(transform_files(ws)?);
     let conn = crate::stage::open_existing_database(ws)?;
     let mut applied: BTreeMap<u32, (String, String, String, i64)> = BTreeMap::new();
     let mut last_failure = None;

@@ -15,7 +15,8 @@ use std::time::Instant;
 use duckdb::{params, Connection};
 use serde::Serialize;
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
+use crate::sql_catalog::{read_dir, record_runs, CatalogFile, Folder, SqlCatalog};
 use crate::stage::db::relation_exists;
 use crate::stage::open_database;
 use crate::transform::mapping_files;
@@ -65,42 +66,21 @@ pub fn checks_dir(ws: &Workspace) -> PathBuf {
 
 /// The check files of `dir`, in name order.
 pub fn read_checks(dir: &Path) -> Result<Vec<CheckFile>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Error::input(
-                dir,
-                "the checks folder does not exist",
-                "restore sql/checks (a new workspace from `ferry init` has the built-in checks)",
-            )
-        } else {
-            Error::Io {
-                path: dir.to_path_buf(),
-                source: e,
-            }
+    Ok(read_dir(Folder::Checks, dir)?
+        .files
+        .into_iter()
+        .map(CheckFile::from)
+        .collect())
+}
+
+impl From<CatalogFile> for CheckFile {
+    fn from(file: CatalogFile) -> CheckFile {
+        CheckFile {
+            path: file.shown_path(),
+            name: file.name,
+            text: file.text,
         }
-    })?;
-    let mut out = Vec::new();
-    for entry in entries {
-        let path = entry.at(dir)?.path();
-        let Some(name) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(".sql"))
-        else {
-            continue;
-        };
-        if name.starts_with('.') {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).at(&path)?;
-        out.push(CheckFile {
-            name: name.to_string(),
-            path,
-            text,
-        });
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
 }
 
 /// A check's query without trailing semicolons, so it can be wrapped.
@@ -109,7 +89,9 @@ pub fn query_body(text: &str) -> &str {
 }
 
 pub fn run_validate(ws: &Workspace) -> Result<ValidateSummary> {
-    let checks = read_checks(&checks_dir(ws))?;
+    let listing = SqlCatalog::for_workspace(ws).folder(Folder::Checks)?;
+    listing.warn_strays(Folder::Checks);
+    let checks: Vec<CheckFile> = listing.files.iter().cloned().map(CheckFile::from).collect();
     let waivers = mapping_files::read_waivers(ws)?;
     let conn = open_database(ws)?;
     if !relation_exists(&conn, "meta", "stg_rows")? {
@@ -123,7 +105,7 @@ pub fn run_validate(ws: &Workspace) -> Result<ValidateSummary> {
     let progress = crate::progress::steps("validate", checks.len() as u64);
     conn.execute_batch("BEGIN TRANSACTION")?;
     let result = (|| -> Result<BTreeMap<String, (u64, u64)>> {
-        conn.execute_batch(FINDINGS_DDL)?;
+        conn.execute_batch(findings_ddl())?;
         let mut per_check = BTreeMap::new();
         for check in &checks {
             progress.set_message(check.name.clone());
@@ -149,6 +131,7 @@ pub fn run_validate(ws: &Workspace) -> Result<ValidateSummary> {
     progress.finish_and_clear();
     let per_check = match result {
         Ok(p) => {
+            record_runs(&conn, "validate", &listing.files)?;
             conn.execute_batch("COMMIT")?;
             p
         }
@@ -164,14 +147,11 @@ pub fn run_validate(ws: &Workspace) -> Result<ValidateSummary> {
     Ok(summary)
 }
 
-/// The tables a validate run fills, emptied at its start.
-pub const FINDINGS_DDL: &str = "CREATE SCHEMA IF NOT EXISTS \"check\";
-     CREATE OR REPLACE TABLE \"check\".findings (
-        check_file VARCHAR NOT NULL, severity VARCHAR NOT NULL, object VARCHAR,
-        record_id VARCHAR, field VARCHAR, rule VARCHAR NOT NULL, message VARCHAR,
-        waived BOOLEAN NOT NULL DEFAULT false, waiver_reason VARCHAR);
-     CREATE OR REPLACE TABLE \"check\".runs (
-        check_file VARCHAR, findings BIGINT, duration_ms BIGINT, ran_at TIMESTAMPTZ);";
+/// The tables a validate run fills, emptied at its start
+/// (sql/schema/check.sql).
+pub fn findings_ddl() -> &'static str {
+    crate::sql_catalog::schema_sql("check", "findings")
+}
 
 /// The statement that files one check's findings into `check.findings`;
 /// its one parameter (`?`) is the check's name. The benchmarks run this very

@@ -29,54 +29,6 @@ use super::VerifySql;
 use crate::error::{Error, Result};
 use crate::stage::db::{qualified, quote_ident, relation_exists};
 
-/// The `verify.*` tables. Replaced on every run.
-pub const VERIFY_DDL: &str = "
-CREATE SCHEMA IF NOT EXISTS verify;
-CREATE OR REPLACE TABLE verify.differences (
-    table_name   VARCHAR NOT NULL,
-    record_id    VARCHAR,            -- st_record_id: the ServiceTracker record
-    id           UUID NOT NULL,      -- the record's GUID in stg and in the target
-    column_name  VARCHAR NOT NULL,   -- the stg column
-    kind         VARCHAR NOT NULL,   -- differing | truncated
-    staged_value VARCHAR,            -- normalised, as compared
-    target_value VARCHAR             -- normalised, as compared
-);
-CREATE OR REPLACE TABLE verify.records (
-    table_name   VARCHAR NOT NULL,
-    record_id    VARCHAR,
-    id           UUID NOT NULL,
-    status       VARCHAR NOT NULL,   -- missing | unexpected | differing | truncated | not_pushed
-    columns      VARCHAR[],          -- differing / truncated: the columns concerned
-    note         VARCHAR             -- missing: how push sent it; not_pushed: what audit says
-);
-CREATE OR REPLACE TABLE verify.columns (
-    table_name    VARCHAR NOT NULL,
-    column_name   VARCHAR NOT NULL,
-    kind          VARCHAR NOT NULL,  -- text | integer | number | boolean | datetime | dateonly | lookup
-    target_column VARCHAR NOT NULL,  -- the target column compared with
-    compared      BIGINT NOT NULL,   -- records on both sides
-    matched       BIGINT NOT NULL,
-    differing     BIGINT NOT NULL,
-    truncated     BIGINT NOT NULL,
-    missing       BIGINT NOT NULL,   -- missing records (each misses this value)
-    unexpected    BIGINT NOT NULL,   -- unexpected records
-    rule          VARCHAR            -- why target_column is not the column itself
-);
-CREATE OR REPLACE TABLE verify.tables (
-    table_name    VARCHAR NOT NULL,
-    staged        BIGINT NOT NULL,   -- rows of stg.<table>
-    target        BIGINT NOT NULL,   -- target records with a ferry record id (dv.<table>)
-    compared      BIGINT NOT NULL,   -- on both sides
-    matched       BIGINT NOT NULL,   -- on both sides, every column equal
-    differing     BIGINT NOT NULL,   -- records with a differing column
-    truncated     BIGINT NOT NULL,   -- records whose only differences are truncations
-    missing       BIGINT NOT NULL,
-    unexpected    BIGINT NOT NULL,
-    not_pushed    BIGINT NOT NULL,
-    verified_at   TIMESTAMP NOT NULL -- UTC
-);
-";
-
 /// One table's outcome (a row of `verify.tables`).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct TableDiff {
@@ -151,7 +103,7 @@ pub fn diff(conn: &Connection, sql: &VerifySql) -> Result<DiffSummary> {
     timed("rules and macros", || sql.prepare(conn))?;
     timed("verify tables", || {
         crate::push::audit::ensure(conn)?;
-        Ok(conn.execute_batch(VERIFY_DDL)?)
+        Ok(conn.execute_batch(crate::sql_catalog::schema_sql("verify", "tables"))?)
     })?;
     let tables = read_tables(conn)?;
     let columns = compared_columns(conn)?;
@@ -174,6 +126,7 @@ pub fn diff(conn: &Connection, sql: &VerifySql) -> Result<DiffSummary> {
     summary.differences = conn.query_row("SELECT count(*) FROM verify.differences", [], |r| {
         r.get::<_, i64>(0)
     })? as u64;
+    sql.record(conn)?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }
@@ -213,6 +166,7 @@ fn diff_parties(conn: &Connection, sql: &VerifySql, tables: &[ReadTable]) -> Res
             )
         })
         .collect();
+    // generated per activity table: one UNION arm each.
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TEMP TABLE verify_activities AS {}",
         union.join(" UNION ALL ")
@@ -394,6 +348,7 @@ fn diff_table(
     // MATERIALIZED: computed in the scans, so the join carries one hash
     // per row rather than every compared column.
     timed(&format!("{}: fingerprints", table.table), || {
+        // generated per compared table: its key columns.
         Ok(conn.execute_batch(&format!(
             "CREATE OR REPLACE TEMP TABLE verify_keys AS
          WITH s AS MATERIALIZED (SELECT {pk} AS id, {staged} AS h FROM {stg}),
@@ -411,6 +366,7 @@ fn diff_table(
         filter.push_str(d);
     }
     timed(&format!("{}: exact comparison", table.table), || {
+        // generated per compared table: its staged and read-back columns.
         Ok(conn.execute_batch(&format!(
             "CREATE OR REPLACE TEMP TABLE verify_pairs AS
          WITH s AS (SELECT * FROM {stg} WHERE {pk} IN (SELECT id FROM temp.verify_keys)),
@@ -634,7 +590,8 @@ mod tests {
                (1, 'records', 'account', 'CUS-5', '00000000-0000-0000-0000-000000000005', 'failed', now()::TIMESTAMP);",
         )
         .unwrap();
-        conn.execute_batch(super::super::readback::DV_DDL).unwrap();
+        conn.execute_batch(super::super::readback::dv_ddl())
+            .unwrap();
         conn.execute_batch(
             "INSERT INTO dv.read_backs VALUES ('account', 'accounts', 4, now()::TIMESTAMP, 'accountid', 'st_record_id');
              INSERT INTO dv.columns VALUES
@@ -762,7 +719,8 @@ mod tests {
                (gen_random_uuid(), '{call}', 'phonecall', 9, '{user}', 'systemuser');"
         ))
         .unwrap();
-        conn.execute_batch(super::super::readback::DV_DDL).unwrap();
+        conn.execute_batch(super::super::readback::dv_ddl())
+            .unwrap();
         conn.execute_batch(
             "INSERT INTO dv.read_backs VALUES ('phonecall', 'phonecalls', 1, now()::TIMESTAMP, 'activityid', 'st_record_id');
              INSERT INTO dv.columns VALUES

@@ -12,24 +12,20 @@
 pub mod diff;
 pub mod readback;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use duckdb::Connection;
 
-use crate::error::{Error, IoContext, Result};
-use crate::workspace::Workspace;
+use crate::error::{Error, Result};
+use crate::sql_catalog::{record_runs, Folder, RanFile, SqlCatalog};
+use crate::workspace::{Profile, Workspace};
 
 pub use diff::{diff, DiffSummary, TableDiff};
 pub use readback::{read_back, ReadBack, TableRead};
 
-/// The built-in copies of the comparison SQL, for a workspace made before
-/// they shipped (and for the benchmark, which has no workspace).
-const BUILTIN_NORMALISE: &str = include_str!("../../sql/verify/normalise.sql");
-const BUILTIN_PARTIES: &str = include_str!("../../sql/verify/parties.sql");
-
-/// Where they live inside a workspace's `sql/` folder.
-const NORMALISE_FILE: &str = "verify/normalise.sql";
-const PARTIES_FILE: &str = "verify/parties.sql";
+/// The files verify runs, by their name in `sql/verify/`.
+const NORMALISE: &str = "normalise";
+const PARTIES: &str = "parties";
 
 /// One SQL file `verify` runs.
 #[derive(Debug, Clone)]
@@ -38,29 +34,22 @@ pub struct SqlFile {
     /// The file it came from, for error messages (None: built in).
     pub path: Option<PathBuf>,
     /// Its name under `sql/`, for the way back to the built-in copy.
-    pub name: &'static str,
+    pub name: String,
+    /// Of the file's bytes, as `meta.sql_runs` records it.
+    pub sha256: String,
 }
 
 impl SqlFile {
-    fn load(ws: Option<&Workspace>, name: &'static str, builtin: &str) -> Result<SqlFile> {
-        let builtin = SqlFile {
-            text: builtin.to_string(),
-            path: None,
-            name,
-        };
-        let Some(ws) = ws else {
-            return Ok(builtin);
-        };
-        let path = ws.sql_dir().join(name);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(SqlFile {
-                text,
-                path: Some(path),
-                name,
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(builtin),
-            Err(e) => Err(e).at(&path),
-        }
+    fn load(catalog: &SqlCatalog, name: &str) -> Result<SqlFile> {
+        let file = catalog
+            .file(Folder::Verify, name)?
+            .unwrap_or_else(|| panic!("built-in sql/verify/{name}.sql is missing"));
+        Ok(SqlFile {
+            path: file.path().map(Path::to_path_buf),
+            name: format!("{}/{}", Folder::Verify.name(), file.file_name),
+            sha256: file.sha256,
+            text: file.text,
+        })
     }
 
     /// Runs the file on `conn`; a failure in a workspace copy names it.
@@ -79,6 +68,17 @@ impl SqlFile {
     }
 }
 
+impl<'a> From<&'a SqlFile> for RanFile<'a> {
+    fn from(file: &'a SqlFile) -> RanFile<'a> {
+        RanFile {
+            folder: Folder::Verify,
+            file_name: file.name.rsplit('/').next().unwrap_or(&file.name),
+            path: file.path.as_deref(),
+            sha256: &file.sha256,
+        }
+    }
+}
+
 /// The comparison SQL `verify` runs: the workspace copies when there are
 /// some (SPEC §4: the workspace copy is what runs), else the built-in ones.
 #[derive(Debug, Clone)]
@@ -91,18 +91,32 @@ pub struct VerifySql {
 
 impl VerifySql {
     pub fn builtin() -> VerifySql {
-        VerifySql::load(None).expect("built-in SQL needs no file")
+        // The verify SQL is one set for every profile.
+        VerifySql::from_catalog(&SqlCatalog::builtin(Profile::Sales))
+            .expect("built-in SQL needs no file")
     }
 
     pub fn load(ws: Option<&Workspace>) -> Result<VerifySql> {
+        match ws {
+            Some(ws) => VerifySql::from_catalog(&SqlCatalog::for_workspace(ws)),
+            None => Ok(VerifySql::builtin()),
+        }
+    }
+
+    fn from_catalog(catalog: &SqlCatalog) -> Result<VerifySql> {
         Ok(VerifySql {
-            normalise: SqlFile::load(ws, NORMALISE_FILE, BUILTIN_NORMALISE)?,
-            parties: SqlFile::load(ws, PARTIES_FILE, BUILTIN_PARTIES)?,
+            normalise: SqlFile::load(catalog, NORMALISE)?,
+            parties: SqlFile::load(catalog, PARTIES)?,
         })
     }
 
     /// Creates `verify.rules` and the normalisation macros on `conn`.
     pub fn prepare(&self, conn: &Connection) -> Result<()> {
         self.normalise.run(conn)
+    }
+
+    /// Records both files in the ledger of SQL that ran.
+    pub fn record(&self, conn: &Connection) -> Result<()> {
+        record_runs(conn, "verify", [&self.normalise, &self.parties])
     }
 }

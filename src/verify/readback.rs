@@ -79,28 +79,11 @@ pub struct CheckedColumn {
     pub null_is_default: bool,
 }
 
-/// `dv.*` tables ferry writes besides the read records.
-pub const DV_DDL: &str = "
-CREATE SCHEMA IF NOT EXISTS dv;
-CREATE OR REPLACE TABLE dv.read_backs (
-    table_name       VARCHAR NOT NULL,
-    entity_set       VARCHAR NOT NULL,
-    records          BIGINT NOT NULL,   -- target records carrying a ferry record id
-    read_at          TIMESTAMP NOT NULL, -- UTC
-    primary_id       VARCHAR NOT NULL,  -- the key stg and dv join on
-    record_id_column VARCHAR NOT NULL   -- st_record_id with the default prefix
-);
-CREATE OR REPLACE TABLE dv.columns (
-    table_name    VARCHAR NOT NULL,
-    column_name   VARCHAR NOT NULL,     -- the stg column
-    kind          VARCHAR NOT NULL,     -- text | integer | number | boolean | datetime | dateonly | lookup | party
-    precision     INTEGER,              -- decimals the target keeps (number)
-    max_length    BIGINT,               -- characters the target keeps (text)
-    target_column VARCHAR NOT NULL,     -- the dv column compared with it
-    null_is_default BOOLEAN NOT NULL,   -- staged null: Dataverse fills a default, not compared
-    rule          VARCHAR               -- the verify.rules reason, when a rule applies
-);
-";
+/// `dv.*` tables ferry writes besides the read records
+/// (sql/schema/dv.sql).
+pub fn dv_ddl() -> &'static str {
+    crate::sql_catalog::schema_sql("dv", "read_backs")
+}
 
 pub fn kind_name(kind: &Kind) -> &'static str {
     match kind {
@@ -137,16 +120,16 @@ pub fn read_back(ws: &Workspace, conn: &Connection) -> Result<ReadBack> {
         .collect();
 
     let credentials = Credentials::from_target(&ws.config.target)?;
-    let rt = crate::push::runtime()?;
+    let rt = crate::runtime::get()?;
     let client = rt.block_on(DataverseClient::connect(credentials))?;
     rt.block_on(client.whoami())?;
 
-    conn.execute_batch(DV_DDL)?;
+    conn.execute_batch(dv_ddl())?;
     let parties = relation_exists(conn, "stg", "activityparty")?;
     write_column_plan(conn, &tables, parties)?;
     let mut reads = Vec::new();
     for table in &tables {
-        let read = read_table(conn, &rt, &client, table)?;
+        let read = read_table(conn, rt, &client, table)?;
         crate::progress::note(format!(
             "read back {:<32} {} records in {} page(s)",
             table.table, read.records, read.pages
@@ -154,7 +137,7 @@ pub fn read_back(ws: &Workspace, conn: &Connection) -> Result<ReadBack> {
         reads.push(read);
     }
     if parties {
-        let read = read_parties(conn, &rt, &client, &tables)?;
+        let read = read_parties(conn, rt, &client, &tables)?;
         crate::progress::note(format!(
             "read back {:<32} {} parties of the read activities",
             "activityparty", read.records
@@ -426,6 +409,7 @@ fn read_table(
         .iter()
         .map(|l| format!("{} AS {}", l.typed, quote_ident(&l.column)))
         .collect();
+    // generated per read-back table: its columns are the stg table's, typed.
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TABLE {dv} AS SELECT {typed} FROM {landing};
          DROP TABLE {landing};",
@@ -467,6 +451,7 @@ fn land_pages(
         .iter()
         .map(|l| format!("{} VARCHAR", quote_ident(&l.column)))
         .collect();
+    // generated per read-back table: the landing columns of what was read.
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TABLE {} ({})",
         qualified("dv", landing),
@@ -565,6 +550,7 @@ fn read_parties(
     } else {
         activities.join(" UNION ALL ")
     };
+    // generated per activity table read back: one UNION arm each.
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TABLE dv.activityparty AS
          WITH landed AS (SELECT {typed} FROM dv._landing_activityparty),
@@ -659,7 +645,7 @@ mod tests {
     #[test]
     fn pages_land_as_text_and_are_typed_by_sql() {
         let conn = crate::duck::open_in_memory().unwrap();
-        conn.execute_batch(DV_DDL).unwrap();
+        conn.execute_batch(dv_ddl()).unwrap();
         let t = table();
         let landed = landed_columns(&t);
         let columns: Vec<String> = landed

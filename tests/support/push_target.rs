@@ -4,9 +4,9 @@
 //! technicians' users, a workspace pointed at it, ferry run with the
 //! client secret, and a dirty workspace made pushable.
 
-use ferry::serve::dataverse::faults::FaultConfig;
-use ferry::serve::dataverse::limits::LimitsConfig;
-use ferry::serve::dataverse::{DataverseConfig, DataverseEmulator, RunningDataverse};
+use dataverse_emulator::faults::FaultConfig;
+use dataverse_emulator::limits::LimitsConfig;
+use dataverse_emulator::{DataverseConfig, DataverseEmulator, RunningDataverse};
 
 use crate::staged::Staged;
 
