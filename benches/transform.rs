@@ -59,8 +59,8 @@ fn check_statements(ws: &ferry::workspace::Workspace) -> Vec<(String, String)> {
 /// What ferry loads in Rust before the transform SQL may run.
 fn prepare(ws: &ferry::workspace::Workspace, database: &Path) {
     let conn = ferry::duck::open(database).unwrap();
-    let optionsets = ferry::mapping::read_optionsets(ws).unwrap();
-    let users = ferry::mapping::read_users(ws).unwrap();
+    let optionsets = ferry::transform::mapping_files::read_optionsets(ws).unwrap();
+    let users = ferry::transform::mapping_files::read_users(ws).unwrap();
     ferry::transform::prepare_schemas(&conn, ws, &optionsets, &users).unwrap();
 }
 

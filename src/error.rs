@@ -73,48 +73,6 @@ impl Error {
     }
 }
 
-/// The generator's errors read the same as ferry's and keep their exit code.
-impl From<servicetracker_generator::Error> for Error {
-    fn from(e: servicetracker_generator::Error) -> Self {
-        use servicetracker_generator::Error as Generator;
-        match e {
-            Generator::Usage(message) => Error::Usage(message),
-            Generator::Input {
-                path,
-                message,
-                what_to_do,
-            } => Error::Input {
-                path,
-                message,
-                what_to_do,
-            },
-            Generator::Io { path, source } => Error::Io { path, source },
-        }
-    }
-}
-
-/// The ServiceTracker emulator's errors read the same as ferry's and keep
-/// their exit code (a failure while serving is a remote failure).
-impl From<servicetracker_emulator::Error> for Error {
-    fn from(e: servicetracker_emulator::Error) -> Self {
-        use servicetracker_emulator::Error as Emulator;
-        match e {
-            Emulator::Usage(message) => Error::Usage(message),
-            Emulator::Input {
-                path,
-                message,
-                what_to_do,
-            } => Error::Input {
-                path,
-                message,
-                what_to_do,
-            },
-            Emulator::Io { path, source } => Error::Io { path, source },
-            Emulator::Serve(message) => Error::Remote(message),
-        }
-    }
-}
-
 /// Attaches the path to an I/O error, so no message says only "No such file".
 pub trait IoContext<T> {
     fn at(self, path: impl AsRef<Path>) -> Result<T>;
@@ -126,27 +84,5 @@ impl<T> IoContext<T> for std::io::Result<T> {
             path: path.as_ref().to_path_buf(),
             source,
         })
-    }
-}
-
-/// The Dataverse emulator's own errors keep their message and their exit
-/// code: bad input and usage stay 2, a server that stopped failing is 3.
-impl From<dataverse_emulator::Error> for Error {
-    fn from(error: dataverse_emulator::Error) -> Self {
-        use dataverse_emulator::Error as Emulator;
-        match error {
-            Emulator::Usage(message) => Error::Usage(message),
-            Emulator::Input {
-                path,
-                message,
-                what_to_do,
-            } => Error::Input {
-                path,
-                message,
-                what_to_do,
-            },
-            Emulator::Io { path, source } => Error::Io { path, source },
-            Emulator::Serve(message) => Error::Remote(message),
-        }
     }
 }

@@ -21,7 +21,7 @@ use ferry::dataverse::Schema;
 use ferry::mapping::propose::{
     self, Inventory, InventoryField, InventoryValue, OptionProposal, Proposal, Status,
 };
-use ferry::mapping::{read_optionsets_at, OptionTranslation};
+use ferry::transform::mapping_files::{read_optionsets_at, OptionTranslation};
 use ferry::workspace::Profile;
 
 const CUSTOMERS: u64 = 300;

@@ -79,7 +79,7 @@ pub fn create_workspace(
         std::fs::create_dir_all(dir.join(sub)).at(dir.join(sub))?;
     }
     crate::sql_catalog::copy_into_workspace(profile, dir)?;
-    crate::mapping::write_defaults(&dir.join("mapping"))?;
+    crate::transform::mapping_files::write_defaults(&dir.join("mapping"))?;
     let tmp = dir.join(".ferry.toml.tmp");
     let namespace = uuid::Uuid::new_v4();
     std::fs::write(&tmp, config_template(profile, source, target, namespace)).at(&tmp)?;

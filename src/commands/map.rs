@@ -22,8 +22,8 @@ pub fn propose(ws: &Workspace, json: bool) -> Result<Outcome> {
             "run `ferry extract` and `ferry stage` first",
         ));
     }
-    let existing = crate::mapping::read_optionsets(ws)?;
-    let basis = crate::commands::plan_target::proposal_basis(ws)?;
+    let existing = crate::transform::mapping_files::read_optionsets(ws)?;
+    let basis = crate::plan::target::proposal_basis(ws)?;
     eprintln!("proposing against {}", basis.label);
     let proposal = proposer::propose(
         &conn,
@@ -33,7 +33,9 @@ pub fn propose(ws: &Workspace, json: bool) -> Result<Outcome> {
         &existing,
     )?;
     drop(conn);
-    let optionsets = ws.mapping_dir().join(crate::mapping::OPTIONSETS_FILE);
+    let optionsets = ws
+        .mapping_dir()
+        .join(crate::transform::mapping_files::OPTIONSETS_FILE);
     let added = proposer::write_optionsets(&optionsets, &proposal, &existing)?;
     let transforms = proposer::write_custom_transforms(
         &crate::transform::transforms_dir(ws),

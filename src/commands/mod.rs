@@ -9,7 +9,6 @@ pub mod init;
 pub mod map;
 pub mod output;
 pub mod plan;
-pub mod plan_target;
 pub mod reconcile;
 pub mod report;
 pub mod run;

@@ -6,13 +6,15 @@ use chrono::{SecondsFormat, Utc};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 use serde::Serialize;
 
-use crate::commands::{output, plan_target};
+use crate::commands::output;
 use crate::dataverse::schema::Schema;
 use crate::error::{Error, IoContext, Result};
+use crate::plan::target::{self as plan_target, planned_schema};
 use crate::plan::{self, Plan, Standing};
-use crate::report::{ReportHeader, Templates};
+use crate::report::ReportHeader;
 use crate::stage::db::relation_exists;
 use crate::stage::open_database;
+use crate::templates::Templates;
 use crate::workspace::{Licence, Workspace};
 use crate::Outcome;
 
@@ -90,66 +92,6 @@ pub fn run(ws: &Workspace, apply: bool, json: bool) -> Result<Outcome> {
         println!("report: {}", files.0.display());
     });
     Ok(outcome)
-}
-
-/// ferry's built-in plan plus the custom columns `ferry map propose` gives
-/// the source's custom fields (the proposal is deterministic, so running it
-/// again against the same `basis` yields the columns the proposed
-/// transforms create, with their types, lengths and choice options). A
-/// field proposed for a column the target has but ferry's built-in schema
-/// does not know (an org's own custom column) brings that column's
-/// definition along, so its staged values are checked against it.
-/// ferry's reference schema plus the custom columns the map proposes, and
-/// the target's definitions when they were read for the proposal. `ferry
-/// plan` and push's preflight both judge the staged rows by it, so a column
-/// plan created as a choice column is not "incompatible" to push.
-pub fn planned_schema(
-    ws: &Workspace,
-    conn: &duckdb::Connection,
-) -> Result<(Schema, Option<plan_target::TargetRead>)> {
-    let prefix = &ws.config.prefix;
-    if relation_exists(conn, "meta", "inventory_fields")? {
-        let basis = plan_target::proposal_basis(ws)?;
-        eprintln!("proposing the map against {}", basis.label);
-        let planned = with_proposed_columns(ws, conn, Schema::builtin(prefix), &basis.schema)?;
-        Ok((planned, basis.read))
-    } else {
-        Ok((Schema::builtin(prefix), None))
-    }
-}
-
-fn with_proposed_columns(
-    ws: &Workspace,
-    conn: &duckdb::Connection,
-    mut planned: Schema,
-    basis: &Schema,
-) -> Result<Schema> {
-    let existing = crate::mapping::read_optionsets(ws)?;
-    let proposal = crate::mapping::propose::propose(
-        conn,
-        basis,
-        ws.config.profile,
-        &ws.config.prefix,
-        &existing,
-    )?;
-    let add = |planned: &mut Schema, table: &str, column: crate::dataverse::Column| {
-        if planned.table(table).is_some() && planned.column(table, &column.name).is_none() {
-            // Cannot fail: the table exists and the column does not.
-            let _ = planned.add_column(table, column);
-        }
-    };
-    for (table, column) in proposal.schema_columns() {
-        add(&mut planned, &table, column);
-    }
-    for field in proposal.fields() {
-        let Some(name) = &field.target_column else {
-            continue;
-        };
-        if let Some(column) = basis.column(&field.target_table, name) {
-            add(&mut planned, &field.target_table, column.clone());
-        }
-    }
-    Ok(planned)
 }
 
 fn print_plan(result: &Plan) {
@@ -286,8 +228,8 @@ fn write_reports(
         plan: result,
         entitlement_days: plan::entitlement_days(&result.estimate),
     };
-    let html = Templates::for_workspace(&ws.root)?
-        .render(crate::report::templates::PLAN_TEMPLATE, &context)?;
+    let html =
+        Templates::for_workspace(&ws.root)?.render(crate::templates::PLAN_TEMPLATE, &context)?;
     let dir = ws.reports_dir();
     std::fs::create_dir_all(&dir).at(&dir)?;
     let html_path = dir.join("plan.html");

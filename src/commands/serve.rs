@@ -1,5 +1,7 @@
-//! `ferry serve servicetracker --data EXPORT_DIR …`: run the ServiceTracker
-//! REST API emulator in the foreground.
+//! `ferry serve servicetracker --data EXPORT_DIR …` and `ferry serve
+//! dataverse …`: run one of the emulators (the member crates
+//! `servicetracker-emulator` and `dataverse-emulator`) in the foreground, so
+//! every path that reaches a remote API can run offline on loopback.
 //!
 //! The first line on stdout is `listening on http://HOST:PORT` (flushed at
 //! once, so `--addr 127.0.0.1:0` can be used by scripts); loading notes and
@@ -13,6 +15,52 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 use crate::Outcome;
 use servicetracker_emulator::{Emulator, EmulatorConfig, MalformedPage, API_KEY_ENV};
+
+/// The Dataverse emulator's own errors keep their message and their exit
+/// code: bad input and usage stay 2, a server that stopped failing is 3.
+/// It lives here, not in `error`, because only `commands` and `cli` may
+/// name the emulator crate (ARCHITECTURE.md); `serve` and `demo` convert.
+impl From<dataverse_emulator::Error> for Error {
+    fn from(error: dataverse_emulator::Error) -> Self {
+        use dataverse_emulator::Error as Emulator;
+        match error {
+            Emulator::Usage(message) => Error::Usage(message),
+            Emulator::Input {
+                path,
+                message,
+                what_to_do,
+            } => Error::Input {
+                path,
+                message,
+                what_to_do,
+            },
+            Emulator::Io { path, source } => Error::Io { path, source },
+            Emulator::Serve(message) => Error::Remote(message),
+        }
+    }
+}
+
+/// The ServiceTracker emulator's errors read the same as ferry's and keep
+/// their exit code (a failure while serving is a remote failure).
+impl From<servicetracker_emulator::Error> for Error {
+    fn from(e: servicetracker_emulator::Error) -> Self {
+        use servicetracker_emulator::Error as Emulator;
+        match e {
+            Emulator::Usage(message) => Error::Usage(message),
+            Emulator::Input {
+                path,
+                message,
+                what_to_do,
+            } => Error::Input {
+                path,
+                message,
+                what_to_do,
+            },
+            Emulator::Io { path, source } => Error::Io { path, source },
+            Emulator::Serve(message) => Error::Remote(message),
+        }
+    }
+}
 
 /// The `serve servicetracker` flags, as parsed.
 #[derive(Debug, Clone)]
@@ -69,11 +117,7 @@ pub fn run_servicetracker(args: ServiceTrackerArgs) -> Result<Outcome> {
         let _ = writeln!(stdout, "listening on http://{local}");
         let _ = stdout.flush();
         drop(stdout);
-        Ok::<_, Error>(
-            emulator
-                .serve(listener, crate::serve::shutdown_signal())
-                .await?,
-        )
+        Ok::<_, Error>(emulator.serve(listener, shutdown_signal()).await?)
     })?;
     eprintln!(
         "stopped: {} requests, {} records served, {} throttled ({} early retries), {} unauthorised",
@@ -134,10 +178,32 @@ pub fn run_dataverse(args: DataverseArgs) -> Result<Outcome> {
             "Web API at http://{local}/api/data/v9.2/, token endpoint http://{local}/<tenant>/oauth2/v2.0/token"
         );
         emulator
-            .serve(listener, crate::serve::shutdown_signal())
+            .serve(listener, shutdown_signal())
             .await
             .map_err(Error::from)
     })?;
     eprintln!("stopped");
     Ok(Outcome::Ok)
+}
+
+/// Resolves when the process receives SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
 }

@@ -26,10 +26,11 @@ use parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBui
 use parquet::arrow::ProjectionMask;
 
 use crate::error::{Error, Result};
+use crate::landing::discover::{read_manifest, resolve_file, scan_landing, LandedExtract};
 use crate::landing::extract::micros_to_rfc3339;
 use crate::landing::manifest::{FileEntry, Manifest};
-use crate::landing::{deleted_columns as dc, ROW_HASH_COLUMN};
-use crate::stage::discover::{read_manifest, resolve_file, scan_landing, LandedExtract};
+use crate::landing::ROW_HASH_COLUMN;
+use crate::source::records::deleted_columns as dc;
 
 /// The column whose value places a record inside or outside the window.
 pub const MODIFIED_AT: &str = "modified_at";

@@ -23,6 +23,7 @@ use parquet::arrow::ProjectionMask;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
+use crate::landing::csv_objects;
 use crate::landing::delta::{DeltaFilter, History, Since, SinceArg};
 use crate::landing::finish::{self, Landed, Provenance};
 use crate::landing::lander::{
@@ -304,7 +305,7 @@ fn land_one(
     on_rows: &(dyn Fn(u64) + Sync),
 ) -> Result<LandedObject> {
     let path = folder.path.join(format!("{}.parquet", object.name));
-    let lander = csv_export::land_object(
+    let lander = csv_objects::land_object(
         object,
         export.timezone,
         |plan| {
@@ -355,7 +356,7 @@ fn land_deletions(
         });
     }
     if let Some(file) = &export.deleted {
-        csv_export::land_deleted(file, &mut lander)?;
+        csv_objects::land_deleted(file, &mut lander)?;
     }
     lander.finish()
 }

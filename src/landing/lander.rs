@@ -22,10 +22,11 @@ use chrono_tz::Tz;
 use crate::error::Result;
 use crate::landing::arrow_types::Value;
 use crate::landing::delta::{self, DeltaFilter, MODIFIED_AT};
-use crate::landing::manifest::{ColumnInfo, ColumnOrigin, FileEntry};
+use crate::landing::manifest::{ColumnInfo, FileEntry};
 use crate::landing::rowhash::RowHasher;
 use crate::landing::writer::{BatchWriter, DeletedWriter, QuarantineRow, QuarantineWriter};
-use crate::landing::{deleted_columns, ROW_HASH_COLUMN, SOURCE_LINE_COLUMN};
+use crate::landing::{ROW_HASH_COLUMN, SOURCE_LINE_COLUMN};
+use crate::source::records::{deleted_columns, ColumnPlan, RecordFields};
 use crate::source::schema::FieldType;
 use crate::source::typing::{self, TypeError};
 
@@ -36,36 +37,6 @@ pub enum TimeBasis {
     Local(Tz),
     /// ISO 8601 with an offset (the REST API).
     Offset,
-}
-
-/// One landed column and where its value sits in a source record.
-#[derive(Debug, Clone)]
-pub struct ColumnPlan {
-    pub name: String,
-    pub ty: FieldType,
-    pub origin: ColumnOrigin,
-    pub source_index: usize,
-}
-
-impl ColumnPlan {
-    pub fn info(&self) -> ColumnInfo {
-        ColumnInfo {
-            name: self.name.clone(),
-            ty: self.ty,
-            origin: self.origin,
-        }
-    }
-}
-
-/// The raw text values of one source record, by source position.
-pub trait RecordFields {
-    fn field(&self, index: usize) -> Option<&[u8]>;
-}
-
-impl RecordFields for csv::ByteRecord {
-    fn field(&self, index: usize) -> Option<&[u8]> {
-        self.get(index)
-    }
 }
 
 /// What landing one object produced, beyond its file.
@@ -165,7 +136,14 @@ impl<'q> ObjectLander<'q> {
     }
 
     pub fn column_infos(&self) -> Vec<ColumnInfo> {
-        self.columns.iter().map(ColumnPlan::info).collect()
+        self.columns
+            .iter()
+            .map(|c| ColumnInfo {
+                name: c.name.clone(),
+                ty: c.ty,
+                origin: c.origin,
+            })
+            .collect()
     }
 
     /// Lands one record or quarantines it. `raw` produces the record's exact
@@ -521,6 +499,7 @@ fn id_key(id: &str) -> u128 {
 mod tests {
     use super::*;
     use crate::landing::delta::AlreadyLanded;
+    use crate::source::records::ColumnOrigin;
 
     struct Fields(Vec<&'static str>);
 

@@ -14,6 +14,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
+// Each landed column's origin is recorded in the manifest; the source
+// decides it, so the type lives with the source's records.
+pub use crate::source::records::ColumnOrigin;
 use crate::source::schema::FieldType;
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -136,28 +139,6 @@ pub struct ColumnInfo {
     #[serde(rename = "type")]
     pub ty: FieldType,
     pub origin: ColumnOrigin,
-}
-
-/// Where a landed column comes from.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum ColumnOrigin {
-    /// A documented ServiceTracker field.
-    Standard,
-    /// A `cf_*` custom field discovered in the data.
-    Custom,
-    /// A column that is neither documented nor named `cf_*`.
-    Unknown,
-}
-
-impl ColumnOrigin {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ColumnOrigin::Standard => "standard",
-            ColumnOrigin::Custom => "custom",
-            ColumnOrigin::Unknown => "unknown",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -26,14 +26,18 @@
 //! CSV, null for API extracts).
 //!
 //! `_deleted.parquet` columns: `object`, `id`, `deleted_at` (UTC) and
-//! `_source_line` (see [`deleted_columns`]).
+//! `_source_line` (see [`deleted_columns`])
+//!
+//! [`deleted_columns`]: crate::source::records::deleted_columns.
 //!
 //! [`FieldType`]: crate::source::schema::FieldType
 
 pub mod api_extract;
 pub mod api_spool;
 pub mod arrow_types;
+pub mod csv_objects;
 pub mod delta;
+pub mod discover;
 pub mod extract;
 mod finish;
 pub mod lander;
@@ -81,17 +85,4 @@ pub mod attachment_columns {
     /// Hex SHA-256 of the landed bytes (matches the source's `sha256`).
     pub const SHA256: &str = "sha256";
     pub const CONTENT: &str = "content";
-}
-
-/// Columns of `_deleted.parquet` (then [`SOURCE_LINE_COLUMN`]): one row per
-/// deletion the source reported.
-pub mod deleted_columns {
-    /// The ServiceTracker object the record belonged to.
-    pub const OBJECT: &str = "object";
-    /// The deleted record's id.
-    pub const ID: &str = "id";
-    /// When the source deleted it (UTC).
-    pub const DELETED_AT: &str = "deleted_at";
-    /// The quarantine's `object` for deletions that could not be read.
-    pub const QUARANTINE_OBJECT: &str = "deleted";
 }

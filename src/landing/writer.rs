@@ -18,9 +18,8 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, IoContext, Result};
 use crate::landing::arrow_types::{ColumnBuilder, Value};
 use crate::landing::manifest::FileEntry;
-use crate::landing::{
-    attachment_columns as ac, deleted_columns as dc, quarantine_columns as qc, SOURCE_LINE_COLUMN,
-};
+use crate::landing::{attachment_columns as ac, quarantine_columns as qc, SOURCE_LINE_COLUMN};
+use crate::source::records::deleted_columns as dc;
 use crate::source::schema::FieldType;
 
 /// Row groups stay small enough that a writer's buffered row group never

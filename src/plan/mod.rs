@@ -8,6 +8,15 @@
 //! used), so a transform an analyst adds is planned without telling ferry.
 //! The comparison is pure: it takes the target as a [`Schema`], whether read
 //! from a live org, from the emulator, or ferry's built-in reference.
+//!
+//! The plan also owns what push will send and in which order ([`steps`]),
+//! the request count that follows ([`estimate`]), and the live side —
+//! reading the target's metadata and `plan --apply` ([`target`]) — so push,
+//! verify and the commands all judge the staged rows by one plan.
+
+pub mod estimate;
+pub mod steps;
+pub mod target;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -61,7 +70,7 @@ pub struct Needs {
     pub unit_groups: Vec<UnitGroup>,
     /// Rows of every step `ferry push` will run (the estimate's basis);
     /// empty when the staged tables cannot be ordered against `planned`.
-    pub push_steps: Vec<crate::push::estimate::StepCount>,
+    pub push_steps: Vec<estimate::StepCount>,
 }
 
 /// A unit group products need (SPEC §9 product: `defaultuomscheduleid` and
@@ -100,7 +109,7 @@ pub struct Unit {
 /// built-in schema with the workspace prefix).
 pub fn needs(conn: &Connection, planned: &Schema) -> Result<Needs> {
     let mut out = Needs::default();
-    let tables = crate::push::steps::staged_columns(conn)?;
+    let tables = steps::staged_columns(conn)?;
     for (table, columns) in tables {
         let n: i64 = conn.query_row(
             &format!("SELECT count(*) FROM {}", qualified("stg", &table)),
@@ -155,8 +164,8 @@ pub fn needs(conn: &Connection, planned: &Schema) -> Result<Needs> {
     out.unit_groups = unit_groups(conn)?;
     // A staged table the schema does not know cannot be ordered; the plan
     // items above already report it, and the estimate then leaves it out.
-    if let Ok(steps) = crate::push::steps::plan_steps(conn, planned) {
-        out.push_steps = crate::push::estimate::count_steps(conn, &steps)?;
+    if let Ok(steps) = steps::plan_steps(conn, planned) {
+        out.push_steps = estimate::count_steps(conn, &steps)?;
     }
     Ok(out)
 }
@@ -620,13 +629,13 @@ pub fn compare(
 }
 
 /// Requests per push step at `batch_size` — the loader's own rule
-/// ([`crate::push::estimate`]): an existence read and a create per chunk of
+/// ([`estimate`]): an existence read and a create per chunk of
 /// every table, the state, deferred-lookup and N:N passes — and the time
 /// the service protection limits allow for them with `users` application
 /// users.
 pub fn estimate(needs: &Needs, _planned: &Schema, batch_size: usize, users: u32) -> Estimate {
     let users_f = f64::from(users.max(1));
-    let steps = crate::push::estimate::requests(&needs.push_steps, batch_size);
+    let steps = estimate::requests(&needs.push_steps, batch_size);
     let tables: Vec<TableEstimate> = steps
         .iter()
         .map(|s| TableEstimate {

@@ -29,28 +29,16 @@ use uuid::Uuid;
 
 use super::audit::{self, Intent, RecordOutcome};
 use super::rows::{self, Cell, Context, Desired, Window};
-use super::steps::{Step, StepKind};
 use crate::dataverse::client::{
     BatchRequest, DataverseClient, DvClientError, DvResult, MAX_PAGE_SIZE,
 };
 use crate::error::Result;
+use crate::plan::estimate::{read_chunk, MAX_REQUEST_BYTES};
+use crate::plan::steps::{step_filter, Step, StepKind};
 
 /// Dataverse's "duplicate record" code: a create met an existing id, or a
 /// link that is already there.
 pub const DUPLICATE_RECORD: &str = "0x80040237";
-/// Ids per existence read. 500 GUIDs keep the URL near 20 KB, inside the
-/// Web API's 32 KB limit on a GET's URL.
-pub const IDS_PER_READ: usize = 500;
-/// Body bytes per bulk request. Dataverse accepts up to 128 MB, but a
-/// smaller request fails faster and retries cheaper (notes with files).
-pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
-
-/// Ids per existence read at this batch size: a read covers what one bulk
-/// write sends, up to [`IDS_PER_READ`].
-pub fn read_chunk(batch: usize) -> usize {
-    batch.clamp(1, IDS_PER_READ)
-}
-
 /// Counters of one step.
 #[derive(Default)]
 pub struct Counts {
@@ -420,7 +408,8 @@ impl StepRun<'_> {
         Ok(or_unanswered(outcomes, rows))
     }
 
-    /// Existence reads of `ids` in chunks of [`IDS_PER_READ`], in parallel.
+    /// Existence reads of `ids` in chunks of
+    /// [`IDS_PER_READ`](crate::plan::estimate::IDS_PER_READ), in parallel.
     async fn read_existing(
         &self,
         step: &Step,
@@ -667,29 +656,6 @@ fn in_filter_path(step: &Step, select: &str, ids: &[Uuid]) -> String {
     )
 }
 
-/// The SQL filter a step reads its rows with.
-pub fn step_filter(step: &Step, duck_types: &BTreeMap<String, String>) -> Option<String> {
-    match step.kind {
-        StepKind::Records if duck_types.contains_key("_is_base_unit") => {
-            Some("NOT coalesce(t._is_base_unit, false)".into())
-        }
-        StepKind::Deferred => Some(format!(
-            "({})",
-            step.columns
-                .iter()
-                .map(|c| format!("t.{} IS NOT NULL", crate::stage::db::quote_ident(&c.name)))
-                .collect::<Vec<_>>()
-                .join(" OR ")
-        )),
-        // Only rows whose state is not what a create leaves: state 0 with
-        // status 1 is the default of every table ferry loads.
-        StepKind::State => {
-            Some("(coalesce(t.statecode, 0) <> 0 OR coalesce(t.statuscode, 1) <> 1)".into())
-        }
-        _ => None,
-    }
-}
-
 /// The status a resolved case closes with, or None when it is not resolved.
 fn resolved_status(step: &Step, d: &Desired) -> Option<i64> {
     let value = |name: &str| {
@@ -716,7 +682,7 @@ fn preimage_of(
         let column = &step.columns[i];
         let name = rows::read_name(column);
         let mut v = current.get(&name).cloned().unwrap_or(Value::Null);
-        if column.kind == super::steps::Kind::Lookup {
+        if column.kind == crate::plan::steps::Kind::Lookup {
             // Which table the old value pointed at, for restoring it.
             let table = current
                 .get(&format!("{name}@Microsoft.Dynamics.CRM.lookuplogicalname"))

@@ -5,16 +5,14 @@
 //! interrupted at any moment and run again, and undone by `ferry rollback`.
 //!
 //! This module holds the command's flow: gates, preflight, the target's
-//! users and org records, then the steps ([`steps`]) run by the engine
+//! users and org records, then the steps the plan orders ([`steps`]) run by the engine
 //! ([`load`]) over payloads built by [`rows`].
 
 pub mod audit;
-pub mod estimate;
 pub mod load;
 pub mod rollback;
 pub mod rows;
 pub mod sample;
-pub mod steps;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -27,10 +25,11 @@ use uuid::Uuid;
 use crate::dataverse::client::{Credentials, DataverseClient, MAX_PAGE_SIZE};
 use crate::dataverse::schema::Schema;
 use crate::error::{Error, Result};
+use crate::plan::estimate;
+use crate::plan::steps::{self, Step, StepKind};
 use crate::stage::db::relation_exists;
 use crate::workspace::Workspace;
 use crate::Outcome;
-use steps::{Step, StepKind};
 
 #[derive(Debug, Clone, Default)]
 pub struct PushOptions {
@@ -114,11 +113,11 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
         }
         return Ok(Outcome::Problems);
     }
-    let (planned, known) = crate::commands::plan::planned_schema(ws, &conn)?;
+    let (planned, known) = crate::plan::target::planned_schema(ws, &conn)?;
     let needs = crate::plan::needs(&conn, &planned)?;
     let (target_schema, target_label) = match (&ws.config.target.url, options.dry_run) {
         (None, true) => (planned.clone(), "ferry's built-in reference".to_string()),
-        _ => crate::commands::plan_target::read_target(ws, &needs, known.as_ref())?,
+        _ => crate::plan::target::read_target(ws, &needs, known.as_ref())?,
     };
     // Preflight: every table, column and option value the rows use exists,
     // judged by the same planned schema as `ferry plan`.
@@ -356,7 +355,7 @@ fn count_rows(
     duck_types: &BTreeMap<String, String>,
     sampled: bool,
 ) -> Result<u64> {
-    let mut filters: Vec<String> = load::step_filter(step, duck_types).into_iter().collect();
+    let mut filters: Vec<String> = steps::step_filter(step, duck_types).into_iter().collect();
     if sampled && step.kind != StepKind::Associate {
         filters.push(format!(
             "t.{} IN (SELECT guid FROM temp.push_sample WHERE table_name = '{}')",
@@ -795,7 +794,7 @@ fn dry_run(
                     after,
                     limit: 20_000,
                     sampled,
-                    extra_filter: load::step_filter(step, &duck_types).as_deref(),
+                    extra_filter: steps::step_filter(step, &duck_types).as_deref(),
                 },
             )?;
             if window.is_empty() {

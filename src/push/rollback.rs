@@ -114,7 +114,7 @@ pub fn run(ws: &Workspace, run: Option<i32>, json_out: bool) -> Result<Outcome> 
         schema
             .table(table)
             .map(|t| t.entity_set_name.clone())
-            .unwrap_or_else(|| super::steps::default_entity_set(table))
+            .unwrap_or_else(|| crate::plan::steps::default_entity_set(table))
     };
     let pending: Vec<&Undo> = undo
         .iter()

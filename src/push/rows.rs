@@ -14,8 +14,8 @@ use duckdb::Connection;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::steps::{Kind, SentColumn, Step, StepKind};
 use crate::error::Result;
+use crate::plan::steps::{Kind, SentColumn, Step, StepKind};
 use crate::stage::db::{qualified, quote_ident};
 
 /// One staged value, typed.
@@ -184,7 +184,7 @@ impl Context<'_> {
                     .entity_sets
                     .get(t)
                     .cloned()
-                    .unwrap_or_else(|| super::steps::default_entity_set(t));
+                    .unwrap_or_else(|| crate::plan::steps::default_entity_set(t));
                 Value::String(format!("/{set}({})", self.remap(*id)))
             }
             _ => Value::Null,
@@ -623,7 +623,7 @@ pub fn attach_parties(
                     .entity_sets
                     .get(&t)
                     .cloned()
-                    .unwrap_or_else(|| super::steps::default_entity_set(&t));
+                    .unwrap_or_else(|| crate::plan::steps::default_entity_set(&t));
                 Some((
                     format!("partyid_{t}@odata.bind"),
                     format!("/{set}({})", ctx.remap(id)),

@@ -8,8 +8,8 @@
 
 use duckdb::Connection;
 
-use super::steps::{Step, StepKind};
 use crate::error::Result;
+use crate::plan::steps::{Step, StepKind};
 use crate::stage::db::{qualified, quote_ident};
 
 /// Fills `temp.push_sample(table_name, guid)`; returns how many records.
@@ -45,7 +45,7 @@ pub fn build(conn: &Connection, steps: &[Step], about: usize) -> Result<u64> {
         )?;
     }
     // Close over lookups until nothing is added.
-    let columns = super::steps::staged_columns(conn)?;
+    let columns = crate::plan::steps::staged_columns(conn)?;
     loop {
         let mut added = 0usize;
         for s in &tables {

@@ -13,7 +13,7 @@ use duckdb::Connection;
 
 use crate::dataverse::schema::Schema;
 use crate::error::Result;
-use crate::push::steps::{self, Kind, INLINE_TABLES};
+use crate::plan::steps::{self, Kind, INLINE_TABLES};
 use crate::stage::db::{constant_literal, qualified, quote_ident, relation_exists, table_columns};
 
 /// How many pushed records per table the spot check compares, and the seed

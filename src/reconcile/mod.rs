@@ -21,7 +21,6 @@ use serde::Serialize;
 
 use crate::dataverse::schema::Schema;
 use crate::error::{Error, Result};
-use crate::report::queries::{run_query, NamedQuery};
 use crate::sql_catalog::{builtin_folder, record_runs, CatalogFile, Folder, RanFile, SqlCatalog};
 use crate::stage::db::relation_exists;
 use crate::workspace::{Profile, Workspace};
@@ -112,12 +111,13 @@ pub fn reconcile(ws: &Workspace, conn: &Connection) -> Result<Reconciliation> {
 
 fn summarise(conn: &Connection) -> Result<Reconciliation> {
     let rows = |sql: &str| -> Result<Vec<serde_json::Value>> {
-        let query = NamedQuery {
-            name: "reconcile".into(),
-            line: 1,
-            sql: sql.to_string(),
-        };
-        run_query(conn, &query, Path::new("reconcile.*"))
+        crate::stage::db::query_json(conn, sql).map_err(|message| {
+            Error::input(
+                Path::new("reconcile.*"),
+                format!("query `reconcile` (line 1) failed: {message}"),
+                "fix the workspace copy, or restore the built-in one: run `ferry init /tmp/ferry-fresh` and copy sql/reconcile/ from there",
+            )
+        })
     };
     let count = |status: &str| -> Result<u64> {
         let n: i64 = conn.query_row(

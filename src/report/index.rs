@@ -15,13 +15,14 @@ use duckdb::Connection;
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use super::templates::{format_json_number, Templates};
+use super::builtin_reports;
 use super::{
     report_paths, title_of, write_report, RenderedReport, ReportHeader, ReportStatus, TemplateInfo,
     INDEX,
 };
 use crate::error::Result;
 use crate::stage::db::relation_exists;
+use crate::templates::{format_json_number, Templates};
 use crate::workspace::Workspace;
 
 /// Reports written by their own command, not by `ferry report`.
@@ -226,12 +227,12 @@ pub(super) fn render_index(
     this_run: &[RenderedReport],
 ) -> Result<RenderedReport> {
     let mut names: Vec<String> = PIPELINE_ORDER.iter().map(|s| s.to_string()).collect();
-    for name in Templates::reports() {
+    for name in builtin_reports() {
         if !names.iter().any(|n| n == name) {
             names.push(name.to_string());
         }
     }
-    let builtin = Templates::reports();
+    let builtin = builtin_reports();
     let mut reports = Vec::new();
     for name in &names {
         let made_by_report = builtin.contains(&name.as_str());

@@ -29,7 +29,6 @@
 
 pub mod index;
 pub mod queries;
-pub mod templates;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -43,11 +42,17 @@ use crate::error::{Error, IoContext, Result};
 use crate::sql_catalog::{record_runs, Folder, SqlCatalog};
 use crate::stage::db::relation_exists;
 use crate::stage::open_existing_database;
+use crate::templates::{self, TemplateSource, Templates};
 use crate::workspace::Workspace;
 use queries::{
     parse_named_queries, parse_requirements, restore_hint, run_query, unmet_requirements, Unmet,
 };
-pub use templates::{TemplateSource, Templates};
+
+/// Report names: every built-in `reports/<name>.sql` (its template
+/// is `templates/<name>.html.j2`).
+pub fn builtin_reports() -> Vec<&'static str> {
+    crate::sql_catalog::builtin_report_names()
+}
 
 /// The landing page's name; it has no SQL file of its own.
 pub const INDEX: &str = "index";
@@ -180,7 +185,7 @@ pub fn title_of(name: &str) -> &str {
 /// Names of the reports `ferry report` can render: every built-in report
 /// SQL file, then the index.
 pub fn available_reports() -> Vec<&'static str> {
-    let mut names = Templates::reports();
+    let mut names = builtin_reports();
     names.push(INDEX);
     names
 }
@@ -368,4 +373,16 @@ fn write_report(ws: &Workspace, name: &str, html: &str, json: &str) -> Result<(P
     write_atomically(&html_path, html.as_bytes())?;
     write_atomically(&json_path, json.as_bytes())?;
     Ok((html_path, json_path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_reports_are_listed() {
+        for report in ["findings", "inventory", "push", "workflows"] {
+            assert!(builtin_reports().contains(&report), "{report}");
+        }
+    }
 }

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use duckdb::Connection;
 
 use crate::error::{Error, Result};
-use crate::stage::db::{printable_batch, relation_exists};
+use crate::stage::db::{query_json, relation_exists};
 
 /// One `-- name:` section of a report SQL file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -264,24 +264,7 @@ pub fn run_query(
             restore_hint(path),
         )
     };
-    let mut stmt = conn.prepare(&query.sql).map_err(|e| fail(e.to_string()))?;
-    let batches = stmt.stream_arrow([]).map_err(|e| fail(e.to_string()))?;
-    let mut buffer = Vec::new();
-    {
-        let mut writer = duckdb::arrow::json::WriterBuilder::new()
-            .with_explicit_nulls(true)
-            .build::<_, duckdb::arrow::json::writer::JsonArray>(&mut buffer);
-        for batch in batches {
-            let batch = batch.map_err(|e| fail(e.to_string()))?;
-            let batch = printable_batch(&batch).map_err(|e| fail(e.to_string()))?;
-            writer.write(&batch).map_err(|e| fail(e.to_string()))?;
-        }
-        writer.finish().map_err(|e| fail(e.to_string()))?;
-    }
-    if buffer.is_empty() {
-        return Ok(Vec::new());
-    }
-    serde_json::from_slice(&buffer).map_err(|e| fail(format!("result is not valid JSON: {e}")))
+    query_json(conn, &query.sql).map_err(fail)
 }
 
 /// How to get the built-in report SQL back after editing it into a corner.

@@ -15,8 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::value::RawValue;
 
-use crate::landing::lander::{ColumnPlan, RecordFields};
-use crate::landing::manifest::ColumnOrigin;
+use crate::source::records::{ColumnOrigin, ColumnPlan, RecordFields};
 use crate::source::schema::{self, FieldType, CUSTOM_FIELD_PREFIX};
 use crate::source::typing::TypeGuess;
 

@@ -20,16 +20,14 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{BufReader, Read};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::error::{Error, IoContext, Result};
-use crate::landing::deleted_columns as dc;
-use crate::landing::lander::{ColumnPlan, DeletionLander, ObjectLander, RecordFields};
-use crate::landing::manifest::ColumnOrigin;
+use crate::source::records::deleted_columns as dc;
+use crate::source::records::{ColumnOrigin, ColumnPlan, RecordFields};
 use crate::source::schema::{self, CUSTOM_FIELD_PREFIX};
 use crate::source::typing::TypeGuess;
 
@@ -261,7 +259,9 @@ fn read_header(reader: &mut csv::Reader<BufReader<File>>, path: &Path) -> Result
     Ok(names)
 }
 
-fn csv_error(path: &Path, e: csv::Error) -> Error {
+/// A CSV reading error as ferry reports it: I/O as I/O, anything else as a
+/// problem of the export file.
+pub fn csv_error(path: &Path, e: csv::Error) -> Error {
     match e.into_kind() {
         csv::ErrorKind::Io(io) => Error::Io {
             path: path.to_path_buf(),
@@ -378,150 +378,50 @@ fn infer_undocumented(
         .collect())
 }
 
-/// Lands one object's CSV: plans the columns, then reads every record into
-/// `make_lander`'s lander. Returns the lander for the caller to finish.
-pub fn land_object<'q>(
-    object: &ExportObject,
-    tz: Tz,
-    make_lander: impl FnOnce(Vec<ColumnPlan>) -> Result<ObjectLander<'q>>,
-    on_rows: impl Fn(u64),
-) -> Result<ObjectLander<'q>> {
+/// One object's CSV opened for reading: its header checked and its landed
+/// columns planned.
+pub struct ObjectCsv {
+    pub reader: csv::Reader<BufReader<File>>,
+    pub header: Vec<String>,
+    pub columns: Vec<ColumnPlan>,
+}
+
+/// Opens one object's CSV and plans its columns: documented fields with
+/// their types, then custom and unknown columns typed by inference over the
+/// whole file.
+pub fn open_object(object: &ExportObject, tz: Tz) -> Result<ObjectCsv> {
     let path = &object.path;
-    let mut reader = csv_reader(path)?;
-    let header = read_header(&mut reader, path)?;
+    let (reader, header) = open_csv(path)?;
     let undocumented = undocumented_columns(&object.name, &header);
     let inferred = if undocumented.is_empty() {
         BTreeMap::new()
     } else {
         infer_undocumented(path, &undocumented, &tz)?
     };
-    let plan = plan_columns(&object.name, &header, &inferred, path)?;
-    let mut lander = make_lander(plan)?;
-
-    let raw_file = File::open(path).at(path)?;
-    let read_raw = |start: u64, end: u64| -> Vec<u8> {
-        let mut buf = vec![0u8; (end - start) as usize];
-        match raw_file.read_exact_at(&mut buf, start) {
-            Ok(()) => {
-                while matches!(buf.last(), Some(b'\n' | b'\r')) {
-                    buf.pop();
-                }
-                buf
-            }
-            Err(e) => format!("<could not re-read bytes {start}..{end}: {e}>").into_bytes(),
-        }
-    };
-
-    let mut record = csv::ByteRecord::new();
-    let mut count = 0u64;
-    loop {
-        let start = reader.position().byte();
-        // Byte records only fail on I/O: quoting problems surface as a
-        // wrong field count, which quarantines the record below.
-        let more = reader
-            .read_byte_record(&mut record)
-            .map_err(|e| csv_error(path, e))?;
-        if !more {
-            break;
-        }
-        let end = reader.position().byte();
-        let line = record.position().map(|p| p.line());
-        if record.len() != header.len() {
-            let reason = format!(
-                "malformed row: expected {} fields as in the header, found {} (an unquoted comma or a truncated line)",
-                header.len(),
-                record.len()
-            );
-            let id = CsvRecord { record: &record }
-                .field(header.iter().position(|h| h == "id").unwrap_or(0))
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty());
-            lander.reject(line, id, None, reason, read_raw(start, end))?;
-        } else {
-            let fields = CsvRecord { record: &record };
-            lander.land(&fields, line, || read_raw(start, end))?;
-        }
-        count += 1;
-        if count.is_multiple_of(65536) {
-            on_rows(65536);
-        }
-    }
-    on_rows(count % 65536);
-    Ok(lander)
+    let columns = plan_columns(&object.name, &header, &inferred, path)?;
+    Ok(ObjectCsv {
+        reader,
+        header,
+        columns,
+    })
 }
 
-/// Lands the export's `deleted.csv` (columns `object`, `id`, `deleted_at`,
-/// in any order; others are ignored) through `lander`. A row with the wrong
-/// number of fields is quarantined like an object's; a header without the
-/// three columns stops the extract.
-pub fn land_deleted(file: &ExportObject, lander: &mut DeletionLander<'_>) -> Result<()> {
-    let path = &file.path;
+/// Opens a CSV file of the export and reads its header.
+pub fn open_csv(path: &Path) -> Result<(csv::Reader<BufReader<File>>, Vec<String>)> {
     let mut reader = csv_reader(path)?;
     let header = read_header(&mut reader, path)?;
-    let index_of = |name: &str| header.iter().position(|h| h == name);
-    let (Some(object), Some(id), Some(deleted_at)) = (
-        index_of(dc::OBJECT),
-        index_of(dc::ID),
-        index_of(dc::DELETED_AT),
-    ) else {
-        return Err(Error::input(
-            path,
-            format!(
-                "the header must name the columns object, id and deleted_at; it has: {}",
-                header.join(", ")
-            ),
-            "export again from ServiceTracker: the deletions file lists object,id,deleted_at",
-        ));
-    };
-    let raw_file = File::open(path).at(path)?;
-    let mut record = csv::ByteRecord::new();
-    loop {
-        let start = reader.position().byte();
-        let more = reader
-            .read_byte_record(&mut record)
-            .map_err(|e| csv_error(path, e))?;
-        if !more {
-            break;
-        }
-        let end = reader.position().byte();
-        let line = record.position().map(|p| p.line());
-        let raw = || {
-            let mut buf = vec![0u8; (end - start) as usize];
-            match raw_file.read_exact_at(&mut buf, start) {
-                Ok(()) => {
-                    while matches!(buf.last(), Some(b'\n' | b'\r')) {
-                        buf.pop();
-                    }
-                    buf
-                }
-                Err(e) => format!("<could not re-read bytes {start}..{end}: {e}>").into_bytes(),
-            }
-        };
-        let fields = CsvRecord { record: &record };
-        if record.len() != header.len() {
-            let reason = format!(
-                "malformed row: expected {} fields as in the header, found {} (an unquoted comma or a truncated line)",
-                header.len(),
-                record.len()
-            );
-            let record_id = fields
-                .field(id)
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty());
-            lander.reject(line, record_id, None, reason, raw())?;
-        } else {
-            let get = |i: usize| fields.field(i).unwrap_or_default();
-            lander.land(get(object), get(id), get(deleted_at), line, raw)?;
-        }
-    }
-    Ok(())
+    Ok((reader, header))
 }
 
 /// A CSV record with the CR of a CRLF line ending trimmed off its last field.
-struct CsvRecord<'a> {
+pub struct CsvRecord<'a> {
     record: &'a csv::ByteRecord,
+}
+
+impl<'a> CsvRecord<'a> {
+    pub fn new(record: &'a csv::ByteRecord) -> Self {
+        CsvRecord { record }
+    }
 }
 
 impl RecordFields for CsvRecord<'_> {

@@ -4,5 +4,6 @@
 pub mod api;
 pub mod api_records;
 pub mod csv_export;
+pub mod records;
 pub mod schema;
 pub mod typing;

@@ -203,6 +203,34 @@ fn relabel_utc(column: &ArrayRef) -> ArrayRef {
     }
 }
 
+/// Runs `sql` and returns its rows as JSON objects, through arrow's JSON
+/// writer with explicit nulls (a template can test `is none` for every
+/// column); nested lists and structs arrive as JSON arrays and objects.
+/// The error is DuckDB's or arrow's message, for the caller to place.
+pub fn query_json(
+    conn: &Connection,
+    sql: &str,
+) -> std::result::Result<Vec<serde_json::Value>, String> {
+    let mut stmt = conn.prepare(sql).map_err(|e| e.to_string())?;
+    let batches = stmt.stream_arrow([]).map_err(|e| e.to_string())?;
+    let mut buffer = Vec::new();
+    {
+        let mut writer = duckdb::arrow::json::WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .build::<_, duckdb::arrow::json::writer::JsonArray>(&mut buffer);
+        for batch in batches {
+            let batch = batch.map_err(|e| e.to_string())?;
+            let batch = printable_batch(&batch).map_err(|e| e.to_string())?;
+            writer.write(&batch).map_err(|e| e.to_string())?;
+        }
+        writer.finish().map_err(|e| e.to_string())?;
+    }
+    if buffer.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_slice(&buffer).map_err(|e| format!("result is not valid JSON: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,6 @@
 //! deletion is at or after its newest version's `modified_at`.
 
 pub mod db;
-pub mod discover;
 pub mod inventory;
 pub mod raw;
 
@@ -26,10 +25,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use duckdb::Connection;
 use serde::Serialize;
 
-pub use db::{open_database, open_existing_database, quote_ident};
-use discover::{
+use crate::landing::discover::{
     read_manifest, resolve_file, scan_landing, verify_files, LandedExtract, SkippedEntry,
 };
+pub use db::{open_database, open_existing_database, quote_ident};
 use inventory::{object_order, rebuild_inventory, InventorySummary};
 use raw::{
     create_current_view, current_view, ensure_deleted_table, load_parquet, RawTable, WidenedColumn,
@@ -39,8 +38,9 @@ use raw::{
 
 use crate::error::{Error, Result};
 use crate::landing::manifest::{ExtractMode, Manifest};
-use crate::landing::{deleted_columns as dc, MANIFEST_FILE};
+use crate::landing::MANIFEST_FILE;
 use crate::progress;
+use crate::source::records::deleted_columns as dc;
 use crate::workspace::Workspace;
 
 /// What `ferry stage` did.

@@ -25,7 +25,8 @@ use super::db::{
 };
 use crate::error::{Error, Result};
 use crate::landing::delta::MODIFIED_AT;
-use crate::landing::{deleted_columns as dc, ROW_HASH_COLUMN, SOURCE_LINE_COLUMN};
+use crate::landing::{ROW_HASH_COLUMN, SOURCE_LINE_COLUMN};
+use crate::source::records::deleted_columns as dc;
 
 /// The schema every landed table lives in.
 pub const RAW_SCHEMA: &str = "raw";

@@ -10,6 +10,7 @@
 //! files on disk with the ledger's checksums.
 
 pub mod files;
+pub mod mapping_files;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -20,7 +21,6 @@ use serde::Serialize;
 
 use crate::dataverse::schema::Schema;
 use crate::error::{Error, Result};
-use crate::mapping;
 use crate::sql_catalog::{record_runs, Folder, Listing, SqlCatalog};
 use crate::stage::db::{qualified, quote_ident, relation_exists};
 use crate::stage::open_database;
@@ -86,8 +86,8 @@ pub fn run_transforms(ws: &Workspace) -> Result<TransformSummary> {
             "restore the built-in transforms (copy them from a new `ferry init` workspace)",
         ));
     }
-    let optionsets = mapping::read_optionsets(ws)?;
-    let users = mapping::read_users(ws)?;
+    let optionsets = mapping_files::read_optionsets(ws)?;
+    let users = mapping_files::read_users(ws)?;
     let conn = open_database(ws)?;
     if !has_staged_data(&conn)? {
         return Err(Error::input(
@@ -173,8 +173,8 @@ fn ensure_ledger(conn: &Connection) -> Result<()> {
 pub fn prepare_schemas(
     conn: &Connection,
     ws: &Workspace,
-    optionsets: &[mapping::OptionTranslation],
-    users: &[mapping::UserOverride],
+    optionsets: &[mapping_files::OptionTranslation],
+    users: &[mapping_files::UserOverride],
 ) -> Result<()> {
     for schema in REBUILT_SCHEMAS {
         // generated per rebuilt schema: dropped whole, so one loop over REBUILT_SCHEMAS.
@@ -197,8 +197,8 @@ pub fn prepare_schemas(
             ws.config.target.max_upload_bytes as i64
         ],
     )?;
-    mapping::load_optionsets(conn, optionsets)?;
-    mapping::load_users(conn, users)?;
+    mapping_files::load_optionsets(conn, optionsets)?;
+    mapping_files::load_users(conn, users)?;
     load_target_columns(conn, &Schema::builtin(&ws.config.prefix))
 }
 

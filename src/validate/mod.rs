@@ -16,10 +16,10 @@ use duckdb::{params, Connection};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::mapping;
 use crate::sql_catalog::{read_dir, record_runs, CatalogFile, Folder, SqlCatalog};
 use crate::stage::db::relation_exists;
 use crate::stage::open_database;
+use crate::transform::mapping_files;
 use crate::transform::render;
 use crate::workspace::Workspace;
 
@@ -92,7 +92,7 @@ pub fn run_validate(ws: &Workspace) -> Result<ValidateSummary> {
     let listing = SqlCatalog::for_workspace(ws).folder(Folder::Checks)?;
     listing.warn_strays(Folder::Checks);
     let checks: Vec<CheckFile> = listing.files.iter().cloned().map(CheckFile::from).collect();
-    let waivers = mapping::read_waivers(ws)?;
+    let waivers = mapping_files::read_waivers(ws)?;
     let conn = open_database(ws)?;
     if !relation_exists(&conn, "meta", "stg_rows")? {
         return Err(Error::input(
@@ -119,7 +119,7 @@ pub fn run_validate(ws: &Workspace) -> Result<ValidateSummary> {
             per_check.insert(check.name.clone(), (n, ms));
             progress.inc(1);
         }
-        mapping::load_waivers(&conn, &waivers)?;
+        mapping_files::load_waivers(&conn, &waivers)?;
         conn.execute_batch(
             "UPDATE \"check\".findings f SET waived = true, waiver_reason = w.reason
              FROM \"check\".waivers w

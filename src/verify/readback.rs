@@ -25,7 +25,7 @@ use super::VerifySql;
 use crate::dataverse::client::{Credentials, DataverseClient, MAX_PAGE_SIZE};
 use crate::dataverse::schema::Schema;
 use crate::error::{Error, Result};
-use crate::push::steps::{self, Kind, SentColumn, StepKind};
+use crate::plan::steps::{self, Kind, SentColumn, StepKind};
 use crate::stage::db::{qualified, quote_ident, relation_exists};
 use crate::workspace::Workspace;
 
@@ -106,7 +106,7 @@ pub fn read_back(ws: &Workspace, conn: &Connection) -> Result<ReadBack> {
     let prefix = ws.config.prefix.clone();
     let builtin = Schema::builtin(&prefix);
     let needs = crate::plan::needs(conn, &builtin)?;
-    let (schema, _) = crate::commands::plan_target::read_target(ws, &needs, None)?;
+    let (schema, _) = crate::plan::target::read_target(ws, &needs, None)?;
     let tables = verified_tables(conn, &schema, &prefix)?;
     let not_read: Vec<(String, String)> = steps::plan_steps(conn, &schema)?
         .into_iter()

@@ -53,12 +53,12 @@ use duckdb::Connection;
 use serde::Serialize;
 
 use super::synonyms::{self, BuiltinMapping, Placement};
-use super::OptionTranslation;
 use crate::dataverse::schema::{
     Column, ColumnType, RequiredLevel, Schema, PUBLISHER_OPTION_VALUE_BASE,
 };
 use crate::error::{Error, IoContext, Result};
 use crate::stage::db::{constant_literal, qualified, quote_ident};
+use crate::transform::mapping_files::OptionTranslation;
 use crate::workspace::Profile;
 
 mod custom;

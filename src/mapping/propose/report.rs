@@ -7,7 +7,7 @@ use super::*;
 /// every value escaped by the template engine; the workspace's own
 /// `templates/` override the built-in ones, as for every report.
 pub fn render_html(proposal: &Proposal, workspace_root: &std::path::Path) -> String {
-    crate::report::Templates::for_workspace(workspace_root)
+    crate::templates::Templates::for_workspace(workspace_root)
         .and_then(|templates| templates.render(TEMPLATE_NAME, context(proposal)))
         .unwrap_or_else(|e| {
             // Should a template ever fail, the page still says so instead of

@@ -1,15 +1,17 @@
-//! The live side of `ferry plan` and `ferry map propose`: reading the
-//! target's metadata (the schema a proposal is made against, the tables the
-//! staged rows use, the unit groups products need), and `plan --apply`
-//! creating what is missing (custom tables, columns, option values) through
-//! the Web API.
+//! The live side of the plan, shared by `ferry plan`, `ferry map propose`,
+//! push's preflight and verify's read-back: reading the target's metadata
+//! (the schema a proposal is made against, the tables the staged rows use,
+//! the unit groups products need), the planned schema the staged rows are
+//! judged by, and `plan --apply` creating what is missing (custom tables,
+//! columns, option values) through the Web API.
 
 use std::collections::BTreeSet;
 
+use super::{Needs, Plan, Standing};
 use crate::dataverse::client::{Credentials, DataverseClient};
 use crate::dataverse::schema::{Schema, Table};
 use crate::error::{Error, Result};
-use crate::plan::{Needs, Plan, Standing};
+use crate::stage::db::relation_exists;
 use crate::workspace::Workspace;
 
 /// Table definitions read from the target, with the names that were asked
@@ -73,6 +75,66 @@ pub fn proposal_basis(ws: &Workspace) -> Result<ProposalBasis> {
         label,
         read: Some(TargetRead { asked, tables }),
     })
+}
+
+/// ferry's built-in plan plus the custom columns `ferry map propose` gives
+/// the source's custom fields (the proposal is deterministic, so running it
+/// again against the same `basis` yields the columns the proposed
+/// transforms create, with their types, lengths and choice options). A
+/// field proposed for a column the target has but ferry's built-in schema
+/// does not know (an org's own custom column) brings that column's
+/// definition along, so its staged values are checked against it.
+/// ferry's reference schema plus the custom columns the map proposes, and
+/// the target's definitions when they were read for the proposal. `ferry
+/// plan` and push's preflight both judge the staged rows by it, so a column
+/// plan created as a choice column is not "incompatible" to push.
+pub fn planned_schema(
+    ws: &Workspace,
+    conn: &duckdb::Connection,
+) -> Result<(Schema, Option<TargetRead>)> {
+    let prefix = &ws.config.prefix;
+    if relation_exists(conn, "meta", "inventory_fields")? {
+        let basis = proposal_basis(ws)?;
+        eprintln!("proposing the map against {}", basis.label);
+        let planned = with_proposed_columns(ws, conn, Schema::builtin(prefix), &basis.schema)?;
+        Ok((planned, basis.read))
+    } else {
+        Ok((Schema::builtin(prefix), None))
+    }
+}
+
+fn with_proposed_columns(
+    ws: &Workspace,
+    conn: &duckdb::Connection,
+    mut planned: Schema,
+    basis: &Schema,
+) -> Result<Schema> {
+    let existing = crate::transform::mapping_files::read_optionsets(ws)?;
+    let proposal = crate::mapping::propose::propose(
+        conn,
+        basis,
+        ws.config.profile,
+        &ws.config.prefix,
+        &existing,
+    )?;
+    let add = |planned: &mut Schema, table: &str, column: crate::dataverse::Column| {
+        if planned.table(table).is_some() && planned.column(table, &column.name).is_none() {
+            // Cannot fail: the table exists and the column does not.
+            let _ = planned.add_column(table, column);
+        }
+    };
+    for (table, column) in proposal.schema_columns() {
+        add(&mut planned, &table, column);
+    }
+    for field in proposal.fields() {
+        let Some(name) = &field.target_column else {
+            continue;
+        };
+        if let Some(column) = basis.column(&field.target_table, name) {
+            add(&mut planned, &field.target_table, column.clone());
+        }
+    }
+    Ok(planned)
 }
 
 /// The target's definitions of every table the staged rows use. Tables

@@ -11,11 +11,23 @@
 use duckdb::Connection;
 use serde::Serialize;
 
-use super::load::{read_chunk, step_filter};
-use super::steps::{Step, StepKind};
+use super::steps::{step_filter, Step, StepKind};
 use crate::dataverse::client::MAX_BATCH_REQUESTS;
 use crate::error::Result;
 use crate::stage::db::qualified;
+
+/// Ids per existence read. 500 GUIDs keep the URL near 20 KB, inside the
+/// Web API's 32 KB limit on a GET's URL.
+pub const IDS_PER_READ: usize = 500;
+/// Body bytes per bulk request. Dataverse accepts up to 128 MB, but a
+/// smaller request fails faster and retries cheaper (notes with files).
+pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+
+/// Ids per existence read at this batch size: a read covers what one bulk
+/// write sends, up to [`IDS_PER_READ`].
+pub fn read_chunk(batch: usize) -> usize {
+    batch.clamp(1, IDS_PER_READ)
+}
 
 /// Rows of one step, counted in `stg.*` (independent of the batch size).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -90,7 +102,7 @@ pub fn count_steps(conn: &Connection, steps: &[Step]) -> Result<Vec<StepCount>> 
         {
             count(format!(
                 "SELECT count(*) FROM {table} AS t WHERE coalesce(t._base64_size, 0) > {}",
-                super::load::MAX_REQUEST_BYTES
+                MAX_REQUEST_BYTES
             ))?
         } else {
             0

@@ -1,5 +1,6 @@
-//! Finding the extracts in the landing zone that `stage` may read, and
-//! proving that their files are the ones the extractor wrote.
+//! Finding the extracts in the landing zone that `stage` may read (and a
+//! delta extract compares against), and proving that their files are the
+//! ones the extractor wrote.
 //!
 //! Only complete extracts are staged: a folder still named `.partial` was
 //! interrupted and a `.failed` one failed a conservation check, so both are
@@ -13,9 +14,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::manifest::{FileEntry, Manifest};
+use super::{FAILED_SUFFIX, MANIFEST_FILE, PARTIAL_SUFFIX};
 use crate::error::{Error, IoContext, Result};
-use crate::landing::manifest::{FileEntry, Manifest};
-use crate::landing::{FAILED_SUFFIX, MANIFEST_FILE, PARTIAL_SUFFIX};
 
 /// A complete extract folder.
 #[derive(Debug, Clone)]

@@ -461,6 +461,29 @@ pub fn default_entity_set(table: &str) -> String {
     }
 }
 
+/// The SQL filter a step reads its rows with.
+pub fn step_filter(step: &Step, duck_types: &BTreeMap<String, String>) -> Option<String> {
+    match step.kind {
+        StepKind::Records if duck_types.contains_key("_is_base_unit") => {
+            Some("NOT coalesce(t._is_base_unit, false)".into())
+        }
+        StepKind::Deferred => Some(format!(
+            "({})",
+            step.columns
+                .iter()
+                .map(|c| format!("t.{} IS NOT NULL", quote_ident(&c.name)))
+                .collect::<Vec<_>>()
+                .join(" OR ")
+        )),
+        // Only rows whose state is not what a create leaves: state 0 with
+        // status 1 is the default of every table ferry loads.
+        StepKind::State => {
+            Some("(coalesce(t.statecode, 0) <> 0 OR coalesce(t.statuscode, 1) <> 1)".into())
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
