@@ -81,7 +81,9 @@ fn duckdb_debug(manifest: &Value, profile: &str) -> (bool, String) {
         .and_then(Value::as_table)
         .unwrap_or(&empty);
     let chain = inheritance_chain(profiles, profile);
-    let lookups: [(&dyn Fn(&Value) -> Option<&Value>, &str); 3] = [
+    // Where a profile can set libduckdb-sys's debug, most specific first.
+    type Lookup<'a> = &'a dyn Fn(&Value) -> Option<&Value>;
+    let lookups: [(Lookup, &str); 3] = [
         (
             &|p: &Value| p.get("package")?.get(PACKAGE)?.get("debug"),
             "package.libduckdb-sys",
