@@ -309,8 +309,22 @@ fn a_sample_is_referentially_closed_and_loads_without_missing_parents() {
     let (_, out, err) = run(&ws, &["--json", "push", "--sample", "500"]);
     let summary: serde_json::Value =
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}\n{out}\n{err}"));
-    let loaded = summary["created"].as_u64().unwrap();
-    assert!((300..3000).contains(&loaded), "{summary}");
+    // About N records (within 10%), whatever GUID namespace this workspace
+    // drew: each run of this test samples a different set.
+    let sampled: u64 = ws
+        .scalar(
+            "SELECT count(DISTINCT guid) FROM audit.records WHERE run_id = 1 AND step = 'records'",
+        )
+        .parse()
+        .unwrap();
+    assert!(
+        (450..=550).contains(&sampled),
+        "{sampled} records for --sample 500: {summary}"
+    );
+    assert!(
+        summary["created"].as_u64().unwrap() + summary["failed"].as_u64().unwrap() >= sampled,
+        "{summary}"
+    );
     // Every object is represented, and nothing failed for a missing parent.
     for step in summary["steps"].as_array().unwrap() {
         if !step["step"].as_str().unwrap().contains('(') {

@@ -168,7 +168,9 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
     let sampled = match options.sample {
         Some(n) => {
             let picked = sample::build(&conn, &all_steps, n)?;
-            eprintln!("sample: {picked} records, every parent of a sampled record included");
+            eprintln!(
+                "sample: {picked} records (about {n} asked for), every parent of a sampled record included"
+            );
             true
         }
         None => false,
