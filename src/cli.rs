@@ -117,7 +117,7 @@ pub enum Command {
     Run,
     /// Undo a push run: delete what it created, restore what it updated.
     Rollback {
-        /// The push run (default: the latest one not rolled back).
+        /// Undo only this push run (default: every run not yet rolled back, newest first).
         #[arg(long)]
         run: Option<i32>,
     },

@@ -199,12 +199,21 @@ fn push_loads_every_record_once_and_rollback_restores_the_org() {
     assert!(err.contains("V010__account.sql"), "{err}");
     std::fs::write(&file, text).unwrap();
 
-    // Roll back every run, newest first: the org is as it was.
-    for _ in 0..3 {
-        let (code, out, err) = run(&ws, &["rollback"]);
-        assert_eq!(code, 0, "{out}{err}");
-    }
+    // One rollback undoes every run, newest first — the second run wrote
+    // nothing, and the migration must not stay behind it: the org is as it
+    // was.
+    let (code, out, err) = run(&ws, &["rollback"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let undone: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split(" of push run ").nth(1))
+        .map(|rest| rest.split(':').next().unwrap())
+        .collect();
+    assert_eq!(undone, ["3", "2", "1"], "{out}");
     assert_eq!(counts_in(&org, &tables), before);
+    let (code, out, err) = run(&ws, &["rollback"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("nothing to do"), "{out}");
     // A rolled-back run stays rolled back.
     let (code, out, _) = run(&ws, &["rollback", "--run", "1"]);
     assert_eq!(code, 0);
@@ -362,4 +371,85 @@ fn a_sample_is_referentially_closed_and_loads_without_missing_parents() {
     let (code, out, err) = run(&ws, &["--json", "push", "--sample", "500"]);
     assert!(code <= 1, "{out}{err}");
     assert!(err.contains("resuming push run 1"), "{err}");
+}
+
+#[test]
+fn a_wrong_translation_is_rolled_back_corrected_and_pushed_again_under_the_same_guids() {
+    let ws = Staged::sales();
+    let org = org_for(&ws);
+    point_at(&ws, &org);
+    let incidents_before = org.with_store(|s| s.count("incident"));
+    // The analyst's slip: Low priority cases translated to High (1), not Low (3).
+    let map = ws.root().join("mapping/optionsets.csv");
+    let right = std::fs::read_to_string(&map).unwrap();
+    let wrong = right.replace(
+        "work_orders,priority,Low,incident,prioritycode,3,Low",
+        "work_orders,priority,Low,incident,prioritycode,1,High",
+    );
+    assert_ne!(wrong, right, "the fixture map has the Low translation");
+    std::fs::write(&map, &wrong).unwrap();
+    waive_errors(&ws);
+    let (code, out, err) = run(&ws, &["map", "confirm", "--by", "push test"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run(&ws, &["plan", "--apply"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _) = push(&ws);
+    assert!(code <= 1);
+    let priority_in_org = |id: &str| {
+        org.with_store(|s| {
+            s.retrieve(
+                "incident",
+                &dataverse_emulator::store::RecordKey::Id(uuid::Uuid::parse_str(id).unwrap()),
+            )
+        })
+        .ok()
+        .map(|row| row["prioritycode"].clone())
+    };
+    let high_now = ws
+        .query("SELECT CAST(incidentid AS VARCHAR) AS id FROM stg.incident WHERE prioritycode = 1");
+    assert!(!high_now.is_empty());
+
+    // Reconciliation finds it; the whole run goes back.
+    let (code, out, err) = run(&ws, &["rollback"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(org.with_store(|s| s.count("incident")), incidents_before);
+
+    // The corrected map, re-confirmed, pushes cleanly.
+    std::fs::write(&map, &right).unwrap();
+    waive_errors(&ws);
+    let (code, out, err) = run(&ws, &["push"]);
+    assert_eq!(code, 1, "a changed map needs a new sign-off\n{out}{err}");
+    assert!(err.contains("optionsets.csv"), "{err}");
+    let (code, out, err) = run(&ws, &["map", "confirm", "--by", "push test"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, second) = push(&ws);
+    assert!(code <= 1, "{second}");
+    let low = ws
+        .query("SELECT CAST(incidentid AS VARCHAR) AS id FROM stg.incident WHERE prioritycode = 3");
+    assert!(!low.is_empty());
+    // The cases come back under the GUIDs the first run used, corrected.
+    let first_ids: std::collections::BTreeSet<String> = high_now
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    for row in &low {
+        let id = row["id"].as_str().unwrap();
+        assert!(
+            first_ids.contains(id),
+            "{id} was pushed by the first run too"
+        );
+        assert_eq!(priority_in_org(id), Some(serde_json::json!(3)), "{id}");
+    }
+    // Nothing of the rolled-back run is left but what the second run made:
+    // every record in the org is one the second run created.
+    let created_by_second = ws.scalar(
+        "SELECT count(DISTINCT guid) FROM audit.records WHERE run_id = 3 AND step = 'records' AND operation = 'created' AND table_name = 'incident'",
+    );
+    assert_eq!(
+        org.with_store(|s| s.count("incident")).to_string(),
+        created_by_second
+    );
+    let (code, summary, err) = run_json(&ws, &["verify"]);
+    assert_eq!(summary["differences"], 0, "{summary:#}\n{err}");
+    assert_eq!(code, 0, "{summary:#}\n{err}");
 }

@@ -1,7 +1,8 @@
-//! `ferry rollback [--run ID]`: undoes a push run (SPEC §6 Rollback) —
-//! removes the N:N links it made, deletes the records it created (children
-//! first), and restores the pre-images of the records it updated. A
-//! rollback is a run of its own in `audit.runs`, every action is in
+//! `ferry rollback [--run ID]`: undoes push runs (SPEC §6 Rollback) —
+//! every run not yet rolled back, newest first, or the one named. Undoing a
+//! run removes the N:N links it made, deletes the records it created
+//! (children first), and restores the pre-images of the records it updated.
+//! Each undone run is a rollback run of its own in `audit.runs`, every action is in
 //! `audit.records`, it resumes where it stopped, and running it again on a
 //! rolled-back run changes nothing.
 //!
@@ -34,6 +35,18 @@ struct Undo {
     preimage: Option<Map<String, Value>>,
 }
 
+/// One push run undone (or partly undone) by one rollback run.
+struct Undone {
+    rollback_run: i32,
+    push_run: i32,
+    counts: Vec<(String, i64)>,
+    failed: u64,
+}
+
+/// `ferry rollback`: without `run`, every push run not yet rolled back,
+/// newest first — each run's pre-images were read after the runs before it
+/// wrote, so only that order restores what the target held before the
+/// first. With `run`, that one run.
 pub fn run(ws: &Workspace, run: Option<i32>, json_out: bool) -> Result<Outcome> {
     let mut conn = crate::stage::open_database(ws)?;
     if !relation_exists(&conn, "audit", "runs")? {
@@ -42,54 +55,146 @@ pub fn run(ws: &Workspace, run: Option<i32>, json_out: bool) -> Result<Outcome> 
         ));
     }
     audit::ensure(&conn)?;
-    // Resume an interrupted rollback of the same run first.
-    let (rollback_run, target_run, resumed) = match audit::unfinished_run(&conn, "rollback")? {
-        Some((id, Some(of))) if run.is_none() || run == Some(of) => (Some(id), of, true),
-        _ => {
-            let of = match run {
-                Some(id) => id,
-                None => conn
-                    .query_row(
-                        "SELECT max(run_id) FROM audit.runs WHERE kind = 'push' AND status <> 'rolled back'",
-                        [],
-                        |r| r.get::<_, Option<i32>>(0),
-                    )?
-                    .ok_or_else(|| Error::Usage("there is no push run left to roll back".into()))?,
-            };
-            (None, of, false)
+    let unfinished = audit::unfinished_run(&conn, "rollback")?;
+    let resume_of = |push_run: i32| match unfinished {
+        Some((id, Some(of))) if of == push_run => Some(id),
+        _ => None,
+    };
+    let runs: Vec<i32> = match run {
+        Some(id) => {
+            let status: Option<String> = conn
+                .query_row(
+                    "SELECT status FROM audit.runs WHERE run_id = ? AND kind = 'push'",
+                    [id],
+                    |r| r.get(0),
+                )
+                .ok();
+            match status.as_deref() {
+                None => {
+                    return Err(Error::Usage(format!(
+                        "push run {id} does not exist (see audit.runs)"
+                    )))
+                }
+                Some("rolled back") if resume_of(id).is_none() => {
+                    println!("push run {id} was already rolled back; nothing to do");
+                    return Ok(Outcome::Ok);
+                }
+                _ => vec![id],
+            }
+        }
+        None => {
+            let mut stmt = conn.prepare(
+                "SELECT run_id FROM audit.runs WHERE kind = 'push' AND status <> 'rolled back'
+                 ORDER BY run_id DESC",
+            )?;
+            let mut runs: Vec<i32> = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<std::result::Result<_, _>>()?;
+            if let Some((_, Some(of))) = unfinished {
+                if !runs.contains(&of) {
+                    runs.push(of);
+                    runs.sort_unstable_by(|a, b| b.cmp(a));
+                }
+            }
+            let pushes: i64 = conn.query_row(
+                "SELECT count(*) FROM audit.runs WHERE kind = 'push'",
+                [],
+                |r| r.get(0),
+            )?;
+            if pushes == 0 {
+                return Err(Error::Usage(
+                    "there is no push to roll back (audit.runs holds none)".into(),
+                ));
+            }
+            if runs.is_empty() {
+                println!("every push run is rolled back already; nothing to do");
+                return Ok(Outcome::Ok);
+            }
+            runs
         }
     };
-    let status: Option<String> = conn
-        .query_row(
-            "SELECT status FROM audit.runs WHERE run_id = ? AND kind = 'push'",
-            [target_run],
-            |r| r.get(0),
-        )
-        .ok();
-    match status.as_deref() {
-        None => {
-            return Err(Error::Usage(format!(
-                "push run {target_run} does not exist (see audit.runs)"
-            )))
-        }
-        Some("rolled back") => {
-            println!("push run {target_run} was already rolled back; nothing to do");
-            return Ok(Outcome::Ok);
-        }
-        _ => {}
-    }
-    let undo = plan_undo(&conn, target_run)?;
     let schema = Schema::builtin(&ws.config.prefix);
     let credentials = Credentials::from_target(&ws.config.target)?;
     let rt = crate::runtime::get()?;
     let client = rt.block_on(DataverseClient::connect(credentials))?;
-    let rollback_run = match rollback_run {
-        Some(id) => id,
-        None => audit::start_run(&conn, "rollback", Some(target_run), client.org_url(), "")?,
-    };
-    if resumed {
-        eprintln!("resuming rollback run {rollback_run} of push run {target_run}");
+    let mut undone = Vec::new();
+    for push_run in runs {
+        let one = undo_run(
+            &mut conn,
+            rt,
+            &client,
+            &schema,
+            push_run,
+            resume_of(push_run),
+        )?;
+        let failed = one.failed;
+        undone.push(one);
+        // An older run is undone only on top of a fully undone newer one.
+        if failed > 0 {
+            break;
+        }
     }
+    let failed: u64 = undone.iter().map(|u| u.failed).sum();
+    if json_out {
+        let runs: Vec<Value> = undone
+            .iter()
+            .map(|u| {
+                let map: Map<String, Value> =
+                    u.counts.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+                json!({"rollback_run": u.rollback_run, "push_run": u.push_run, "outcomes": map, "failed": u.failed})
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"rollbacks": runs})).expect("serializes")
+        );
+    } else {
+        for u in &undone {
+            let text: Vec<String> = u.counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+            println!(
+                "rollback run {} of push run {}: {}",
+                u.rollback_run,
+                u.push_run,
+                if text.is_empty() {
+                    "nothing to undo".to_string()
+                } else {
+                    text.join(", ")
+                }
+            );
+            if u.failed > 0 {
+                println!(
+                    "{} action(s) failed: run `ferry rollback` again, or see audit.records WHERE run_id = {} AND operation = 'failed'",
+                    u.failed, u.rollback_run
+                );
+            }
+        }
+    }
+    Ok(if failed > 0 {
+        Outcome::Problems
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// Undoes one push run in a rollback run of its own (resuming `resume`,
+/// an interrupted rollback of the same push run, when given).
+fn undo_run(
+    conn: &mut duckdb::Connection,
+    rt: &tokio::runtime::Runtime,
+    client: &DataverseClient,
+    schema: &Schema,
+    target_run: i32,
+    resume: Option<i32>,
+) -> Result<Undone> {
+    let undo = plan_undo(conn, target_run)?;
+    let before = client.stats();
+    let rollback_run = match resume {
+        Some(id) => {
+            eprintln!("resuming rollback run {id} of push run {target_run}");
+            id
+        }
+        None => audit::start_run(conn, "rollback", Some(target_run), client.org_url(), "")?,
+    };
     let done: HashSet<(String, Uuid, Option<Uuid>)> = {
         let mut stmt = conn.prepare(
             "SELECT table_name, CAST(guid AS VARCHAR), CAST(related_guid AS VARCHAR) FROM audit.records WHERE run_id = ?",
@@ -186,13 +291,18 @@ pub fn run(ws: &Workspace, run: Option<i32>, json_out: bool) -> Result<Outcome> 
                 .filter(|(_, u)| u.table == table)
                 .map(|(o, _)| o.clone())
                 .collect();
-            audit::record_outcomes(&mut conn, rollback_run, "rollback", table, &these, &[])?;
+            audit::record_outcomes(conn, rollback_run, "rollback", table, &these, &[])?;
         }
         bar.inc(group.len() as u64);
     }
     bar.finish_and_clear();
     let stats = client.stats();
-    audit::finish_run(&conn, rollback_run, stats.requests, stats.throttled)?;
+    audit::finish_run(
+        conn,
+        rollback_run,
+        stats.requests - before.requests,
+        stats.throttled - before.throttled,
+    )?;
     if failed == 0 {
         conn.execute(
             "UPDATE audit.runs SET status = 'rolled back' WHERE run_id = ?",
@@ -206,33 +316,11 @@ pub fn run(ws: &Workspace, run: Option<i32>, json_out: bool) -> Result<Outcome> 
         let rows = stmt.query_map([rollback_run], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect::<std::result::Result<_, _>>()?
     };
-    if json_out {
-        let map: Map<String, Value> = counts.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &json!({"rollback_run": rollback_run, "push_run": target_run, "outcomes": map})
-            )
-            .expect("serializes")
-        );
-    } else {
-        let text: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        println!(
-            "rollback run {rollback_run} of push run {target_run}: {}",
-            if text.is_empty() {
-                "nothing to undo".to_string()
-            } else {
-                text.join(", ")
-            }
-        );
-        if failed > 0 {
-            println!("{failed} action(s) failed: run `ferry rollback` again, or see audit.records WHERE run_id = {rollback_run} AND operation = 'failed'");
-        }
-    }
-    Ok(if failed > 0 {
-        Outcome::Problems
-    } else {
-        Outcome::Ok
+    Ok(Undone {
+        rollback_run,
+        push_run: target_run,
+        counts,
+        failed,
     })
 }
 
