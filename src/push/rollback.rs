@@ -230,7 +230,7 @@ fn undo_run(
     for group in pending.chunks(MAX_BATCH_REQUESTS) {
         let parts: Vec<BatchRequest> = group
             .iter()
-            .map(|u| request_for(u, &schema, &entity_set, client.org_url()))
+            .map(|u| request_for(u, schema, &entity_set, client.org_url()))
             .collect();
         let answers = rt.block_on(client.send_batch(&parts, false, true))?;
         let outcomes: Vec<RecordOutcome> = group
