@@ -4,6 +4,7 @@
 -- The data comes from the tables `ferry verify` rebuilds on every run:
 --   dv.read_backs, dv.columns   what was read back from the target, and how
 --                               each column is compared
+--   dv.read_from                which target ([targets.<name>]) it was
 --   verify.tables               per table: matched / differing / truncated /
 --                               missing / unexpected / not pushed records
 --   verify.columns              the same per column
@@ -11,7 +12,7 @@
 --   verify.records              every record that is not a match
 -- The comparison rules themselves are in sql/verify/normalise.sql.
 --
--- requires: verify.tables, dv.read_backs by ferry verify
+-- requires: verify.tables, dv.read_backs, dv.read_from by ferry verify
 
 -- name: headline
 WITH t AS (
@@ -51,7 +52,9 @@ SELECT
     coalesce(sum(not_pushed), 0)          AS not_pushed,
     (SELECT count(*) FROM verify.differences) AS differences,
     CAST(max(verified_at) AS VARCHAR)     AS verified_at,
-    (SELECT CAST(max(read_at) AS VARCHAR) FROM dv.read_backs) AS read_at
+    (SELECT CAST(max(read_at) AS VARCHAR) FROM dv.read_backs) AS read_at,
+    (SELECT any_value(target_name) FROM dv.read_from)          AS target_name,
+    (SELECT any_value(url) FROM dv.read_from)                  AS target_url
 FROM verify.tables;
 
 -- name: tables

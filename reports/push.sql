@@ -31,6 +31,7 @@ SELECT
     run_id,
     kind,
     rollback_of,
+    coalesce(target_name, 'default')                              AS target_name,
     target,
     status,
     options,
@@ -44,7 +45,7 @@ FROM audit.runs
 ORDER BY run_id DESC;
 
 -- name: latest_run
-SELECT run_id, status, options, target
+SELECT run_id, status, options, target, coalesce(target_name, 'default') AS target_name
 FROM audit.runs WHERE kind = 'push' ORDER BY run_id DESC LIMIT 1;
 
 -- name: tables

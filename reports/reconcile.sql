@@ -6,7 +6,7 @@
 -- (sql/reconcile/*.sql); edit freely, the template only needs the columns
 -- it names.
 
--- requires: reconcile.checks by ferry reconcile
+-- requires: reconcile.checks, reconcile.target by ferry reconcile
 
 -- name: headline
 WITH c AS (
@@ -43,7 +43,9 @@ SELECT
     count(*) FILTER (status = 'explained')     AS explained,
     count(*) FILTER (status = 'not read back') AS not_read_back,
     count(*) FILTER (status = 'break')         AS breaks,
-    (SELECT max(run_id) FROM audit.runs WHERE kind = 'push')           AS latest_push_run,
+    (SELECT latest_push_run FROM reconcile.target)                     AS latest_push_run,
+    (SELECT target_name FROM reconcile.target)                         AS target_name,
+    (SELECT url FROM reconcile.target)                                 AS target_url,
     (SELECT CAST(max(read_at) AS VARCHAR) FROM reconcile.read_tables)  AS read_at
 FROM reconcile.checks;
 

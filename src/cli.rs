@@ -90,6 +90,9 @@ pub enum Command {
         /// Create the missing custom tables, columns and option values.
         #[arg(long)]
         apply: bool,
+        /// The [targets.<name>] org to talk to (default: default_target).
+        #[arg(long = "target", value_name = "NAME")]
+        target: Option<String>,
     },
     /// Load stg.* into Dataverse: deterministic ids, parents first, bulk
     /// writes, audited, resumable (run it again after any interruption).
@@ -104,22 +107,40 @@ pub enum Command {
         /// Only these tables (comma-separated logical names).
         #[arg(long, value_delimiter = ',', value_name = "T,...")]
         only: Vec<String>,
+        /// The [targets.<name>] org to talk to (default: default_target).
+        #[arg(long = "target", value_name = "NAME")]
+        target: Option<String>,
     },
     /// Read back every pushed record into dv.* and diff it field by field
     /// against stg.* (reports/diff.html); exit 1 on any difference.
-    Verify,
+    Verify {
+        /// The [targets.<name>] org to talk to (default: default_target).
+        #[arg(long = "target", value_name = "NAME")]
+        target: Option<String>,
+    },
     /// Counts per object through every stage, conservation checks, picklist
     /// distributions and a spot-check (reports/reconcile.html); exit 1 on a
     /// break.
-    Reconcile,
+    Reconcile {
+        /// The [targets.<name>] org to talk to (default: default_target).
+        #[arg(long = "target", value_name = "NAME")]
+        target: Option<String>,
+    },
     /// The whole pipeline for a configured workspace, in order: extract,
     /// stage, transform, validate, plan, push, verify, reconcile, report.
-    Run,
+    Run {
+        /// The [targets.<name>] org to talk to (default: default_target).
+        #[arg(long = "target", value_name = "NAME")]
+        target: Option<String>,
+    },
     /// Undo a push run: delete what it created, restore what it updated.
     Rollback {
         /// Undo only this push run (default: every run not yet rolled back, newest first).
         #[arg(long)]
         run: Option<i32>,
+        /// The [targets.<name>] org to talk to (default: default_target).
+        #[arg(long = "target", value_name = "NAME")]
+        target: Option<String>,
     },
     /// The map: propose it, sign it off, or see what changed since sign-off.
     Map {
@@ -160,7 +181,11 @@ pub enum MapAction {
     /// Propose a target column for every source field and an option value
     /// for every picklist value (reports/mapping-proposal.html); appends
     /// proposals to mapping/optionsets.csv and writes custom-field transforms.
-    Propose,
+    Propose {
+        /// The [targets.<name>] org to talk to (default: default_target).
+        #[arg(long = "target", value_name = "NAME")]
+        target: Option<String>,
+    },
     /// Record the checksums of every transform and mapping file as signed
     /// off; `ferry push` refuses while any of them changes afterwards.
     Confirm {

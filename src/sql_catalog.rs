@@ -620,7 +620,9 @@ mod tests {
             ("dv", "users"),
             ("dv", "read_backs"),
             ("verify", "tables"),
+            ("audit", "target runs"),
             ("reconcile", "schema"),
+            ("reconcile", "target"),
             ("reconcile", "option_mappings"),
             ("demo", "findings_before_fixes"),
             ("demo", "planted"),
@@ -641,6 +643,17 @@ mod tests {
                 .unwrap();
             if (schema, section) == ("reconcile", "option_mappings") {
                 conn.execute_batch(schema_sql("map", "optionset")).unwrap();
+            }
+            if (schema, section) == ("audit", "target runs")
+                || (schema, section) == ("reconcile", "target")
+            {
+                conn.execute_batch(schema_sql("audit", "tables")).unwrap();
+                conn.execute_batch("SET VARIABLE ferry_target = 'default'")
+                    .unwrap();
+            }
+            if (schema, section) == ("reconcile", "target") {
+                conn.execute_batch(schema_sql("audit", "target runs"))
+                    .unwrap();
             }
             if (schema, section) == ("demo", "findings_before_fixes") {
                 conn.execute_batch(schema_sql("check", "findings")).unwrap();

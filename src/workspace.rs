@@ -6,6 +6,7 @@
 //! settings. Secrets are named by environment variable and read only when a
 //! command needs them, so they never sit in a struct that might be printed.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -33,8 +34,26 @@ pub struct Config {
     pub namespace: Option<uuid::Uuid>,
     #[serde(default)]
     pub source: SourceConfig,
+    /// The Dataverse orgs this workspace migrates into, by name
+    /// (`[targets.test]`, `[targets.prod]`): a sample goes to a test org,
+    /// the full run to production.
     #[serde(default)]
+    pub targets: BTreeMap<String, TargetConfig>,
+    /// The target a command uses without `--target`; unset with one
+    /// target, that one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_target: Option<String>,
+    /// `[target]`, as workspaces written before named targets hold it: read
+    /// as the target named [`LEGACY_TARGET_NAME`].
+    #[serde(default, rename = "target", skip_serializing)]
+    pub legacy_target: Option<TargetConfig>,
+    /// The target this invocation talks to, resolved from `targets`,
+    /// `default_target` and `--target` (see [`Workspace::with_target`]).
+    #[serde(skip)]
     pub target: TargetConfig,
+    /// Its name (`default` when ferry.toml names none).
+    #[serde(skip)]
+    pub target_name: String,
     #[serde(default)]
     pub extract: ExtractConfig,
     #[serde(default)]
@@ -159,7 +178,15 @@ pub struct TargetConfig {
     /// from; the org's first template when not set (SPEC §9 contract).
     #[serde(default)]
     pub contract_template: Option<String>,
+    /// E-mail of the user who owns records whose technician has no enabled
+    /// user in this org; overrides `[push] fallback_owner`.
+    #[serde(default)]
+    pub fallback_owner: Option<String>,
 }
+
+/// The name a workspace's single `[target]` (written before named targets)
+/// and `ferry init --target URL` go by.
+pub const LEGACY_TARGET_NAME: &str = "default";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -235,6 +262,7 @@ impl Default for TargetConfig {
             licence: Licence::default(),
             currency: None,
             contract_template: None,
+            fallback_owner: None,
         }
     }
 }
@@ -267,11 +295,34 @@ impl Config {
             );
         }
         const MAX_UPLOAD_LIMIT: u64 = 128 * 1024 * 1024;
-        if !(1..=MAX_UPLOAD_LIMIT).contains(&self.target.max_upload_bytes) {
-            return bad(
-                format!("target.max_upload_bytes is {}", self.target.max_upload_bytes),
-                "Dataverse's maxuploadfilesize is at most 131072000 bytes (128 MB); set the org's value, default 5242880",
-            );
+        for (name, target) in &self.targets {
+            if !(1..=MAX_UPLOAD_LIMIT).contains(&target.max_upload_bytes) {
+                return bad(
+                    format!("targets.{name}.max_upload_bytes is {}", target.max_upload_bytes),
+                    "Dataverse's maxuploadfilesize is at most 131072000 bytes (128 MB); set the org's value, default 5242880",
+                );
+            }
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return bad(
+                    format!("target name `{name}` is not a plain name"),
+                    "name targets with letters, digits, - and _ ([targets.test], [targets.prod])",
+                );
+            }
+        }
+        if let Some(name) = &self.default_target {
+            if !self.targets.contains_key(name) {
+                return bad(
+                    format!(
+                        "default_target is `{name}`, but ferry.toml configures {}",
+                        describe_targets(&self.targets)
+                    ),
+                    "set default_target to one of the [targets.<name>] tables, or add that table",
+                );
+            }
         }
         if !(1..=1000).contains(&self.push.batch_size) || self.push.application_users == 0 {
             return bad(
@@ -330,16 +381,68 @@ impl Workspace {
             }
             Err(e) => return Err(e).at(&config_path),
         };
-        let config: Config = toml::from_str(&text).map_err(|e| {
+        let mut config: Config = toml::from_str(&text).map_err(|e| {
             Error::input(
                 &config_path,
                 format!("invalid settings: {}", e.to_string().trim_end()),
                 "fix the line named above; `ferry init` writes a documented example",
             )
         })?;
+        if let Some(legacy) = config.legacy_target.take() {
+            if !config.targets.is_empty() {
+                return Err(Error::input(
+                    &config_path,
+                    "ferry.toml has both a [target] table and [targets.<name>] tables",
+                    format!(
+                        "move [target] to [targets.{LEGACY_TARGET_NAME}] (or delete it): one workspace names its targets one way"
+                    ),
+                ));
+            }
+            config
+                .targets
+                .insert(LEGACY_TARGET_NAME.to_string(), legacy);
+        }
         config.validate(&config_path)?;
+        let default = config.default_target.clone().or_else(|| {
+            (config.targets.len() == 1).then(|| config.targets.keys().next().cloned())?
+        });
+        if let Some(name) = default {
+            config.target = config.targets[&name].clone();
+            config.target_name = name;
+        } else {
+            config.target_name = LEGACY_TARGET_NAME.to_string();
+        }
         let root = std::path::absolute(root).at(root)?;
         Ok(Workspace { root, config })
+    }
+
+    /// The workspace talking to the target `name` (`--target NAME`), or to
+    /// the default one. Unknown names, and several targets with no
+    /// `default_target` and no `--target`, are usage errors naming the
+    /// configured targets.
+    pub fn with_target(mut self, name: Option<&str>) -> Result<Self> {
+        let targets = &self.config.targets;
+        let chosen = match name {
+            Some(name) => match targets.get(name) {
+                Some(t) => (name.to_string(), t.clone()),
+                None => {
+                    return Err(Error::Usage(format!(
+                        "--target {name}: ferry.toml configures {}; pass one of them, or add [targets.{name}] to {}",
+                        describe_targets(targets),
+                        self.config_path().display()
+                    )))
+                }
+            },
+            None if targets.len() > 1 && self.config.default_target.is_none() => {
+                return Err(Error::Usage(format!(
+                    "ferry.toml configures {} and no default_target; pass --target NAME",
+                    describe_targets(targets)
+                )))
+            }
+            None => return Ok(self),
+        };
+        (self.config.target_name, self.config.target) = chosen;
+        Ok(self)
     }
 
     /// The namespace of deterministic record GUIDs; workspaces made before
@@ -412,6 +515,16 @@ impl Workspace {
     }
 }
 
+/// `the targets test, prod` / `the target default` / `no target`.
+fn describe_targets(targets: &BTreeMap<String, TargetConfig>) -> String {
+    let names: Vec<&str> = targets.keys().map(String::as_str).collect();
+    match names.len() {
+        0 => "no target".to_string(),
+        1 => format!("the target {}", names[0]),
+        _ => format!("the targets {}", names.join(", ")),
+    }
+}
+
 /// The documented `ferry.toml` that `ferry init` writes.
 pub fn config_template(
     profile: Profile,
@@ -452,6 +565,11 @@ prefix = "st"
 # would address different records.
 namespace = "{namespace}"
 
+# The Dataverse orgs this workspace migrates into, one [targets.<name>] table
+# each (for example a test org for the sample and a production org for the
+# full run); commands that talk to an org take --target NAME.
+default_target = "{LEGACY_TARGET_NAME}"
+
 [source]
 # "csv": a ServiceTracker CSV export folder (the one holding manifest.json).
 # "api": the ServiceTracker REST API.
@@ -460,7 +578,7 @@ kind = "{kind}"
 # Environment variable holding the ServiceTracker API key (kind = "api").
 api_key_env = "SERVICETRACKER_API_KEY"
 
-[target]
+[targets.{LEGACY_TARGET_NAME}]
 # Dataverse organisation URL.
 {target_url}
 # Entra ID token authority and tenant for the client-credentials flow.
@@ -477,6 +595,9 @@ licence = "enterprise"
 # are created with; by default the org's base currency and first template.
 # currency = "USD"
 # contract_template = "Service"
+# Owner of records whose technician has no enabled user in this org (e-mail
+# of an enabled user); by default [push] fallback_owner or the application user.
+# fallback_owner = "dispatch@contoso.com"
 
 [extract]
 # Rows per Arrow batch written to Parquet.
@@ -545,7 +666,81 @@ mod tests {
             config.source.path.unwrap(),
             PathBuf::from("C:\\exports\\\"q\"")
         );
-        assert_eq!(config.target.url.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(config.default_target.as_deref(), Some(LEGACY_TARGET_NAME));
+        assert_eq!(
+            config.targets[LEGACY_TARGET_NAME].url.as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+    }
+
+    fn workspace_with(config: &str) -> (tempfile::TempDir, Result<Workspace>) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), config).unwrap();
+        let ws = Workspace::open(dir.path());
+        (dir, ws)
+    }
+
+    #[test]
+    fn a_single_target_table_of_an_earlier_ferry_is_the_target_named_default() {
+        let (_dir, ws) = workspace_with("[target]\nurl = \"https://old.crm.dynamics.com\"\n");
+        let ws = ws.unwrap().with_target(None).unwrap();
+        assert_eq!(ws.config.target_name, "default");
+        assert_eq!(
+            ws.config.target.url.as_deref(),
+            Some("https://old.crm.dynamics.com")
+        );
+        let ws = ws.with_target(Some("default")).unwrap();
+        assert_eq!(ws.config.target_name, "default");
+    }
+
+    #[test]
+    fn targets_are_chosen_by_name_and_unknown_names_list_the_configured_ones() {
+        let two = "[targets.test]\nurl = \"https://test.crm.dynamics.com\"\n\
+                   [targets.prod]\nurl = \"https://prod.crm.dynamics.com\"\nfallback_owner = \"ops@contoso.com\"\n";
+        let (_dir, ws) = workspace_with(two);
+        let ws = ws.unwrap();
+        let err = ws.clone().with_target(None).unwrap_err().to_string();
+        assert!(
+            err.contains("the targets prod, test and no default_target"),
+            "{err}"
+        );
+        assert!(err.contains("--target NAME"), "{err}");
+        let err = ws.clone().with_target(Some("staging")).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(
+            err.to_string()
+                .contains("configures the targets prod, test"),
+            "{err}"
+        );
+        let prod = ws.with_target(Some("prod")).unwrap();
+        assert_eq!(
+            prod.config.target.url.as_deref(),
+            Some("https://prod.crm.dynamics.com")
+        );
+        assert_eq!(
+            prod.config.target.fallback_owner.as_deref(),
+            Some("ops@contoso.com")
+        );
+
+        let (_dir, ws) = workspace_with(&format!("default_target = \"test\"\n{two}"));
+        let ws = ws.unwrap().with_target(None).unwrap();
+        assert_eq!(ws.config.target_name, "test");
+    }
+
+    #[test]
+    fn both_target_forms_or_a_default_that_names_nothing_are_refused() {
+        let (_dir, ws) =
+            workspace_with("[target]\nurl = \"https://a\"\n[targets.prod]\nurl = \"https://b\"\n");
+        assert!(ws
+            .unwrap_err()
+            .to_string()
+            .contains("both a [target] table and [targets.<name>]"));
+        let (_dir, ws) =
+            workspace_with("default_target = \"prod\"\n[targets.test]\nurl = \"https://a\"\n");
+        assert!(ws
+            .unwrap_err()
+            .to_string()
+            .contains("default_target is `prod`, but ferry.toml configures the target test"));
     }
 
     #[test]

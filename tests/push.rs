@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use dataverse_emulator::faults::FaultConfig;
 use dataverse_emulator::limits::LimitsConfig;
 use dataverse_emulator::RunningDataverse;
-use push_target::{org_with, point_at, run, run_json, waive_errors};
+use push_target::{org_with, point_at, run, run_json, waive_errors, SECRET_ENV};
 use staged::Staged;
 
 fn org_for(ws: &Staged) -> RunningDataverse {
@@ -452,4 +452,85 @@ fn a_wrong_translation_is_rolled_back_corrected_and_pushed_again_under_the_same_
     let (code, summary, err) = run_json(&ws, &["verify"]);
     assert_eq!(summary["differences"], 0, "{summary:#}\n{err}");
     assert_eq!(code, 0, "{summary:#}\n{err}");
+}
+
+#[test]
+fn a_sample_in_the_test_org_and_the_full_run_in_production_stay_apart() {
+    let ws = Staged::sales();
+    let (test, prod) = (org_for(&ws), org_for(&ws));
+    let path = ws.root().join("ferry.toml");
+    let mut config = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("default_target = \"default\"", "default_target = \"test\"");
+    for (name, org) in [("test", &test), ("prod", &prod)] {
+        config.push_str(&format!(
+            "\n[targets.{name}]\nurl = \"{}\"\nclient_secret_env = \"{SECRET_ENV}\"\n",
+            org.url()
+        ));
+    }
+    std::fs::write(&path, config).unwrap();
+    waive_errors(&ws);
+    let (code, out, err) = run(&ws, &["map", "confirm", "--by", "push test"]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    // An unknown target names the configured ones.
+    let (code, _, err) = run(&ws, &["push", "--target", "staging"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("the targets default, prod, test"), "{err}");
+
+    for name in ["test", "prod"] {
+        let (code, out, err) = run(&ws, &["plan", "--apply", "--target", name]);
+        assert_eq!(code, 0, "{name}: {out}{err}");
+    }
+    let accounts =
+        |org: &dataverse_emulator::RunningDataverse| org.with_store(|s| s.count("account"));
+    let prod_before = accounts(&prod);
+    // The default target is the test org: the sample goes there only.
+    let test_before = accounts(&test);
+    let (code, sample, _) = run_json(&ws, &["push", "--sample", "200"]);
+    assert!(code <= 1, "{sample}");
+    assert_eq!(sample["target_name"], "test", "{sample}");
+    assert!(accounts(&test) > test_before);
+    assert_eq!(accounts(&prod), prod_before);
+
+    let (code, full, _) = run_json(&ws, &["push", "--target", "prod"]);
+    assert!(code <= 1, "{full}");
+    assert_eq!(full["target_name"], "prod", "{full}");
+    let staged: usize = ws
+        .scalar("SELECT count(*) FROM stg.account")
+        .parse()
+        .unwrap();
+    assert!(accounts(&prod) >= prod_before + staged - 5, "{full}");
+    assert_eq!(
+        ws.scalar("SELECT string_agg(target_name, ',' ORDER BY run_id) FROM audit.runs"),
+        "test,prod"
+    );
+
+    // Verify and reconcile describe one target; prod matches field by field.
+    let (code, verified, err) = run_json(&ws, &["verify", "--target", "prod"]);
+    assert_eq!(verified["target_name"], "prod", "{verified}");
+    assert_eq!(verified["differences"], 0, "{verified:#}\n{err}");
+    assert_eq!(code, 0, "{err}");
+    let (code, reconciled, err) = run_json(&ws, &["reconcile", "--target", "prod"]);
+    assert_eq!(code, 0, "{reconciled:#}\n{err}");
+    assert_eq!(
+        ws.scalar("SELECT target_name || ' ' || latest_push_run FROM reconcile.target"),
+        "prod 2"
+    );
+    // Reconciling the test org reads it back first: dv.* holds prod's records.
+    let (_, _, err) = run_json(&ws, &["reconcile", "--target", "test"]);
+    assert!(err.contains("is of the target prod, not test"), "{err}");
+
+    // Rolling back the test org leaves production alone, and a run is
+    // undone only through the org it went to.
+    let prod_now = accounts(&prod);
+    let (code, _, err) = run(&ws, &["rollback", "--run", "2"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("went to the target prod"), "{err}");
+    let (code, out, err) = run(&ws, &["rollback", "--target", "test"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("of push run 1:"), "{out}");
+    assert!(!out.contains("of push run 2"), "{out}");
+    assert_eq!(accounts(&test), test_before);
+    assert_eq!(accounts(&prod), prod_now);
 }

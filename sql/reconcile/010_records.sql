@@ -8,6 +8,9 @@
 -- unchanged. A rollback run that deleted or restored the record after that
 -- is the latest word. Records Dataverse created under its own id (a unit
 -- group's base unit) are looked up in the target through audit.guid_map.
+-- Only the runs of the target being reconciled count (temp.target_runs:
+-- `ferry reconcile --target NAME`), so a sample in a test org never stands
+-- for production.
 --
 -- outcome:   created | updated | unchanged | failed | deleted | gone |
 --            restored | NULL (no push run has an outcome for it)
@@ -31,7 +34,7 @@ WITH steps AS (
            r.step, r.operation,
            r.error_code, r.message, r.http_status, r.recorded_at
     FROM audit.records AS r
-    JOIN audit.runs AS u USING (run_id)
+    JOIN temp.target_runs AS u USING (run_id)
     WHERE r.step IN ('records', 'deferred', 'state', 'associate', 'base_unit', 'rollback')
 )
 SELECT

@@ -12,14 +12,17 @@ CREATE TABLE IF NOT EXISTS audit.runs (
     run_id        INTEGER PRIMARY KEY,
     kind          VARCHAR NOT NULL,      -- push | rollback
     rollback_of   INTEGER,               -- the push run a rollback undoes
-    target        VARCHAR NOT NULL,
+    target        VARCHAR NOT NULL,      -- the org's URL
     started_at    TIMESTAMP NOT NULL,
     finished_at   TIMESTAMP,
     status        VARCHAR NOT NULL,      -- running | finished
     options       VARCHAR,
     created       BIGINT, updated BIGINT, unchanged BIGINT, failed BIGINT,
-    requests      BIGINT, throttled BIGINT
+    requests      BIGINT, throttled BIGINT,
+    target_name   VARCHAR                -- the [targets.<name>] it went to (NULL: before named targets, read as 'default')
 );
+-- Workspaces audited before named targets gain the column.
+ALTER TABLE audit.runs ADD COLUMN IF NOT EXISTS target_name VARCHAR;
 CREATE TABLE IF NOT EXISTS audit.records (
     run_id        INTEGER NOT NULL,
     step          VARCHAR NOT NULL,      -- records | deferred | state | associate | rollback
@@ -82,3 +85,11 @@ CREATE TABLE IF NOT EXISTS audit.guid_map (
 -- The records a `ferry push --sample N` run picks (per table, in the
 -- connection's temp schema): the run pushes only these.
 CREATE OR REPLACE TEMP TABLE push_sample (table_name VARCHAR, guid UUID);
+
+-- section: target runs
+-- The runs of the target this command talks to (`--target`), in the
+-- connection's temp schema: push, rollback, verify and reconcile see only
+-- these, so a test org's runs never count for production. Runs recorded
+-- before named targets belong to the target named 'default'.
+CREATE OR REPLACE TEMP VIEW target_runs AS
+SELECT * FROM audit.runs WHERE coalesce(target_name, 'default') = getvariable('ferry_target');

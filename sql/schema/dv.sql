@@ -28,6 +28,12 @@ CREATE OR REPLACE TABLE dv.read_backs (
     primary_id       VARCHAR NOT NULL,  -- the key stg and dv join on
     record_id_column VARCHAR NOT NULL   -- st_record_id with the default prefix
 );
+-- The target the read-back came from: verify and reconcile act on one
+-- target at a time, and a read-back of another target is never compared.
+CREATE OR REPLACE TABLE dv.read_from (
+    target_name   VARCHAR NOT NULL,     -- the [targets.<name>] table
+    url           VARCHAR NOT NULL
+);
 CREATE OR REPLACE TABLE dv.columns (
     table_name    VARCHAR NOT NULL,
     column_name   VARCHAR NOT NULL,     -- the stg column

@@ -7,6 +7,14 @@
 -- section: schema
 CREATE SCHEMA IF NOT EXISTS reconcile;
 
+-- section: target
+-- The target this reconciliation describes (`ferry reconcile --target`):
+-- every reconcile.* table counts only its runs (temp.target_runs).
+CREATE OR REPLACE TABLE reconcile.target AS
+SELECT getvariable('ferry_target') AS target_name,
+       (SELECT any_value(target) FROM temp.target_runs WHERE kind = 'push') AS url,
+       (SELECT max(run_id) FROM temp.target_runs WHERE kind = 'push') AS latest_push_run;
+
 -- section: option_mappings
 -- Each option-set translation of map.optionset (source object and field →
 -- target table and column) numbered, so the generated per-translation

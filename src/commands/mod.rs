@@ -23,6 +23,11 @@ use crate::cli::{Cli, Command, MapAction, ServeTarget, TransformAction};
 use crate::workspace::Workspace;
 use crate::{Outcome, Result};
 
+/// The workspace, talking to the target `--target` names (or the default).
+fn open_at(dir: &std::path::Path, target: Option<String>) -> Result<Workspace> {
+    Workspace::open(dir)?.with_target(target.as_deref())
+}
+
 pub fn dispatch(cli: Cli) -> Result<Outcome> {
     let json = cli.json;
     match cli.command {
@@ -64,8 +69,8 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             action: Some(TransformAction::Status),
         } => transform::status(&Workspace::open(&cli.workspace)?, json),
         Command::Map {
-            action: MapAction::Propose,
-        } => map::propose(&Workspace::open(&cli.workspace)?, json),
+            action: MapAction::Propose { target },
+        } => map::propose(&open_at(&cli.workspace, target)?, json),
         Command::Map {
             action: MapAction::Confirm { by },
         } => map::confirm(&Workspace::open(&cli.workspace)?, by, json),
@@ -76,8 +81,9 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             dry_run,
             sample,
             only,
+            target,
         } => crate::push::run(
-            &Workspace::open(&cli.workspace)?,
+            &open_at(&cli.workspace, target)?,
             &crate::push::PushOptions {
                 dry_run,
                 sample,
@@ -85,13 +91,15 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             },
             json,
         ),
-        Command::Rollback { run } => {
-            crate::push::rollback::run(&Workspace::open(&cli.workspace)?, run, json)
+        Command::Rollback { run, target } => {
+            crate::push::rollback::run(&open_at(&cli.workspace, target)?, run, json)
         }
-        Command::Plan { apply } => plan::run(&Workspace::open(&cli.workspace)?, apply, json),
-        Command::Verify => verify::run(&Workspace::open(&cli.workspace)?, json),
-        Command::Reconcile => reconcile::run(&Workspace::open(&cli.workspace)?, json),
-        Command::Run => run::run(&Workspace::open(&cli.workspace)?, json),
+        Command::Plan { apply, target } => {
+            plan::run(&open_at(&cli.workspace, target)?, apply, json)
+        }
+        Command::Verify { target } => verify::run(&open_at(&cli.workspace, target)?, json),
+        Command::Reconcile { target } => reconcile::run(&open_at(&cli.workspace, target)?, json),
+        Command::Run { target } => run::run(&open_at(&cli.workspace, target)?, json),
         Command::Validate => validate::run(&Workspace::open(&cli.workspace)?, json),
         Command::Sql { query, format } => {
             sql::run(&Workspace::open(&cli.workspace)?, query, format)

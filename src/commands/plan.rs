@@ -70,9 +70,10 @@ pub fn run(ws: &Workspace, apply: bool, json: bool) -> Result<Outcome> {
     let mut result = compare(&target, &label);
     if apply {
         if ws.config.target.url.is_none() {
-            return Err(Error::Usage(
-                "plan --apply needs a target: set [target] url in ferry.toml".into(),
-            ));
+            return Err(Error::Usage(format!(
+                "plan --apply needs a target: set [targets.{}] url in ferry.toml",
+                ws.config.target_name
+            )));
         }
         if let Some(problem) = &result.licence_problem {
             return Err(Error::Usage(problem.clone()));

@@ -17,7 +17,7 @@ use crate::Outcome;
 pub fn run(ws: &Workspace, json: bool) -> Result<Outcome> {
     let conn = open_existing_database(ws)?.ok_or_else(|| nothing_pushed(ws))?;
     crate::push::audit::ensure_pushed(ws, &conn, "reconcile")?;
-    if let Some(why) = reconcile::stale_read_back(&conn)? {
+    if let Some(why) = reconcile::stale_read_back(&conn, &ws.config.target_name)? {
         crate::progress::note(format!("{why}: reading the target back first"));
         let read = crate::verify::read_back(ws, &conn)?;
         crate::progress::note(format!(

@@ -21,6 +21,8 @@ struct NotRead<'a> {
 
 #[derive(Debug, Serialize)]
 struct VerifyOutput<'a> {
+    /// The `[targets.<name>]` verified, and its URL.
+    target_name: &'a str,
     target: &'a str,
     tables: &'a [crate::verify::TableDiff],
     differences: u64,
@@ -52,7 +54,7 @@ pub fn run(ws: &Workspace, json: bool) -> Result<Outcome> {
         .first()
         .map(|r| r.html.display().to_string())
         .unwrap_or_default();
-    print_summary(&read, &summary, &report, json);
+    print_summary(&ws.config.target_name, &read, &summary, &report, json);
     Ok(if summary.problems() > 0 {
         Outcome::Problems
     } else {
@@ -60,8 +62,15 @@ pub fn run(ws: &Workspace, json: bool) -> Result<Outcome> {
     })
 }
 
-fn print_summary(read: &ReadBack, summary: &DiffSummary, report: &str, json: bool) {
+fn print_summary(
+    target_name: &str,
+    read: &ReadBack,
+    summary: &DiffSummary,
+    report: &str,
+    json: bool,
+) {
     let out = VerifyOutput {
+        target_name,
         target: &read.target,
         tables: &summary.tables,
         differences: summary.differences,
@@ -112,8 +121,9 @@ fn print_summary(read: &ReadBack, summary: &DiffSummary, report: &str, json: boo
         let sum =
             |f: fn(&crate::verify::TableDiff) -> u64| summary.tables.iter().map(f).sum::<u64>();
         println!(
-            "verified {} records against {}: {} matched, {} differing, {} truncated, {} missing, {} unexpected; {} staged record(s) were not pushed (see audit.records)",
+            "verified {} records against the target {} ({}): {} matched, {} differing, {} truncated, {} missing, {} unexpected; {} staged record(s) were not pushed to it (see audit.records)",
             sum(|t| t.compared + t.missing),
+            target_name,
             read.target,
             sum(|t| t.matched),
             sum(|t| t.differing),

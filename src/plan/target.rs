@@ -33,7 +33,7 @@ pub struct ProposalBasis {
     pub read: Option<TargetRead>,
 }
 
-/// Without `[target] url`: ferry's built-in schema. With one: the built-in
+/// Without a target `url`: ferry's built-in schema. With one: the built-in
 /// schema with the target's definitions of its tables merged in through
 /// [`Schema::replace_tables`] — standard columns as the org has them,
 /// ferry's planned custom columns kept, the org's own custom columns

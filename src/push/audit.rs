@@ -28,10 +28,19 @@ pub fn ensure(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// An unfinished run of `kind` (the one a new invocation resumes).
+/// Creates `temp.target_runs`, the runs of the target named `target`
+/// (audit.sql): what push, rollback, verify and reconcile read of the audit.
+pub fn scope_to_target(conn: &Connection, target: &str) -> Result<()> {
+    conn.execute("SET VARIABLE ferry_target = ?", [target])?;
+    conn.execute_batch(crate::sql_catalog::schema_sql("audit", "target runs"))?;
+    Ok(())
+}
+
+/// An unfinished run of `kind` on this target (the one a new invocation
+/// resumes).
 pub fn unfinished_run(conn: &Connection, kind: &str) -> Result<Option<(i32, Option<i32>)>> {
     let mut stmt = conn.prepare(
-        "SELECT run_id, rollback_of FROM audit.runs WHERE kind = ? AND status = 'running' ORDER BY run_id DESC LIMIT 1",
+        "SELECT run_id, rollback_of FROM temp.target_runs WHERE kind = ? AND status = 'running' ORDER BY run_id DESC LIMIT 1",
     )?;
     let mut rows = stmt.query([kind])?;
     Ok(match rows.next()? {
@@ -45,6 +54,7 @@ pub fn start_run(
     kind: &str,
     rollback_of: Option<i32>,
     target: &str,
+    target_name: &str,
     options: &str,
 ) -> Result<i32> {
     let id: i32 = conn.query_row(
@@ -53,9 +63,9 @@ pub fn start_run(
         |r| r.get(0),
     )?;
     conn.execute(
-        "INSERT INTO audit.runs (run_id, kind, rollback_of, target, started_at, status, options)
-         VALUES (?, ?, ?, ?, ?, 'running', ?)",
-        params![id, kind, rollback_of, target, now(), options],
+        "INSERT INTO audit.runs (run_id, kind, rollback_of, target, started_at, status, options, target_name)
+         VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+        params![id, kind, rollback_of, target, now(), options, target_name],
     )?;
     Ok(id)
 }
@@ -139,17 +149,23 @@ pub fn ensure_pushed(
             "run `ferry transform`, `ferry validate` and `ferry push` first",
         ));
     }
-    let pushed = relation_exists(conn, "audit", "runs")?
-        && conn.query_row(
-            "SELECT count(*) FROM audit.runs WHERE kind = 'push'",
+    let target = &ws.config.target_name;
+    let pushed = relation_exists(conn, "audit", "runs")? && {
+        ensure(conn)?;
+        scope_to_target(conn, target)?;
+        conn.query_row(
+            "SELECT count(*) FROM temp.target_runs WHERE kind = 'push'",
             [],
             |r| r.get::<_, i64>(0),
-        )? > 0;
+        )? > 0
+    };
     if !pushed {
         return Err(crate::error::Error::input(
             ws.database_path(),
-            format!("no push run is recorded in audit.runs, so there is nothing to {command}"),
-            "run `ferry push` first",
+            format!(
+                "no push run to the target {target} is recorded in audit.runs, so there is nothing to {command}"
+            ),
+            format!("run `ferry push --target {target}` first"),
         ));
     }
     Ok(())
@@ -212,10 +228,10 @@ pub fn links_created_before(
 ) -> Result<std::collections::HashSet<(Uuid, Uuid)>> {
     let mut stmt = conn.prepare(
         "SELECT CAST(r.guid AS VARCHAR), CAST(r.related_guid AS VARCHAR)
-         FROM audit.records r JOIN audit.runs u USING (run_id)
+         FROM audit.records r JOIN temp.target_runs u USING (run_id)
          WHERE u.kind = 'push' AND r.run_id <> ? AND r.table_name = ?
            AND r.operation = 'created' AND r.related_guid IS NOT NULL
-           AND r.run_id NOT IN (SELECT rollback_of FROM audit.runs
+           AND r.run_id NOT IN (SELECT rollback_of FROM temp.target_runs
                                 WHERE kind = 'rollback' AND rollback_of IS NOT NULL)",
     )?;
     let rows = stmt.query_map(params![run, table], |row| {

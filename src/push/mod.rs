@@ -61,6 +61,8 @@ pub struct StepSummary {
 pub struct PushSummary {
     pub run_id: i32,
     pub resumed: bool,
+    /// The `[targets.<name>]` pushed to, and its URL.
+    pub target_name: String,
     pub target: String,
     pub steps: Vec<StepSummary>,
     pub created: u64,
@@ -105,6 +107,7 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
         ));
     }
     audit::ensure(&conn)?;
+    audit::scope_to_target(&conn, &ws.config.target_name)?;
     let refusals = gate_refusals(ws, &conn)?;
     if !refusals.is_empty() && !options.dry_run {
         eprintln!("ferry push refuses to write:");
@@ -193,18 +196,29 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
     rt.block_on(client.whoami())?;
     let users = read_users(&conn, rt, &client)?;
     check_user_overrides(&conn, &users)?;
-    let fallback_owner = match &ws.config.push.fallback_owner {
+    // The target's own fallback owner wins: users differ between orgs.
+    let (fallback_setting, fallback_owner_setting) = match &ws.config.target.fallback_owner {
+        Some(email) => (
+            Some(email),
+            format!("[targets.{}] fallback_owner", ws.config.target_name),
+        ),
+        None => (
+            ws.config.push.fallback_owner.as_ref(),
+            "[push] fallback_owner".to_string(),
+        ),
+    };
+    let fallback_owner = match fallback_setting {
         None => None,
         Some(email) => match users.get(&email.trim().to_lowercase()) {
             Some((id, false)) => Some((*id, email.clone())),
             Some((_, true)) => {
                 return Err(Error::Usage(format!(
-                    "[push] fallback_owner {email} is disabled in the target; name an enabled user"
+                    "{fallback_owner_setting} {email} is disabled in the target; name an enabled user"
                 )))
             }
             None => {
                 return Err(Error::Usage(format!(
-                    "[push] fallback_owner {email} is not a user of the target; name an enabled user's internalemailaddress"
+                    "{fallback_owner_setting} {email} is not a user of the target; name an enabled user's internalemailaddress"
                 )))
             }
         },
@@ -240,7 +254,14 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
             (id, true)
         }
         None => (
-            audit::start_run(&conn, "push", None, client.org_url(), &options_text)?,
+            audit::start_run(
+                &conn,
+                "push",
+                None,
+                client.org_url(),
+                &ws.config.target_name,
+                &options_text,
+            )?,
             false,
         ),
     };
@@ -340,7 +361,13 @@ pub fn run(ws: &Workspace, options: &PushOptions, json: bool) -> Result<Outcome>
     }
     let stats = client.stats();
     audit::finish_run(&conn, run_id, stats.requests, stats.throttled)?;
-    let summary = summarize(&conn, run_id, resumed, client.org_url(), started)?;
+    let summary = summarize(
+        &conn,
+        run_id,
+        resumed,
+        (&ws.config.target_name, client.org_url()),
+        started,
+    )?;
     print_summary(&summary, json);
     Ok(if summary.failed > 0 {
         Outcome::Problems
@@ -523,7 +550,7 @@ fn resolve_org_records(
         };
         let Some(id) = id else {
             return Err(Error::Usage(format!(
-                "the target has no {table} record for {column} (SPEC §9: contracts need an existing currency and contract template); create one, or name it in ferry.toml ([target] currency / contract_template)"
+                "the target has no {table} record for {column} (SPEC §9: contracts need an existing currency and contract template); create one, or name it in ferry.toml ([targets.<name>] currency / contract_template)"
             )));
         };
         out.insert(column, format!("/{set}({id})"));
@@ -619,7 +646,7 @@ fn summarize(
     conn: &duckdb::Connection,
     run: i32,
     resumed: bool,
-    target: &str,
+    (target_name, target): (&str, &str),
     started: Instant,
 ) -> Result<PushSummary> {
     let mut stmt = conn.prepare(
@@ -657,6 +684,7 @@ fn summarize(
     Ok(PushSummary {
         run_id: run,
         resumed,
+        target_name: target_name.to_string(),
         target: target.to_string(),
         record_requests: steps
             .iter()
@@ -715,9 +743,10 @@ fn print_summary(summary: &PushSummary, json: bool) {
     }
     println!("{table}");
     println!(
-        "push run {}{} into {}: {} created, {} updated, {} unchanged, {} failed; {} record requests ({} HTTP requests, {} throttled); {} owner/party substitution(s); {:.1} s",
+        "push run {}{} into the target {} ({}): {} created, {} updated, {} unchanged, {} failed; {} record requests ({} HTTP requests, {} throttled); {} owner/party substitution(s); {:.1} s",
         summary.run_id,
         if summary.resumed { " (resumed)" } else { "" },
+        summary.target_name,
         summary.target,
         summary.created,
         summary.updated,

@@ -55,6 +55,8 @@ pub fn run(ws: &Workspace, run: Option<i32>, json_out: bool) -> Result<Outcome> 
         ));
     }
     audit::ensure(&conn)?;
+    let target = ws.config.target_name.clone();
+    audit::scope_to_target(&conn, &target)?;
     let unfinished = audit::unfinished_run(&conn, "rollback")?;
     let resume_of = |push_run: i32| match unfinished {
         Some((id, Some(of))) if of == push_run => Some(id),
@@ -62,20 +64,26 @@ pub fn run(ws: &Workspace, run: Option<i32>, json_out: bool) -> Result<Outcome> 
     };
     let runs: Vec<i32> = match run {
         Some(id) => {
-            let status: Option<String> = conn
+            let run: Option<(String, String)> = conn
                 .query_row(
-                    "SELECT status FROM audit.runs WHERE run_id = ? AND kind = 'push'",
+                    "SELECT status, coalesce(target_name, 'default') FROM audit.runs WHERE run_id = ? AND kind = 'push'",
                     [id],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .ok();
-            match status.as_deref() {
+            match run.as_ref().map(|(status, of)| (status.as_str(), of)) {
                 None => {
                     return Err(Error::Usage(format!(
                         "push run {id} does not exist (see audit.runs)"
                     )))
                 }
-                Some("rolled back") if resume_of(id).is_none() => {
+                // Undoing it means talking to the org it went to.
+                Some((_, of)) if *of != target => {
+                    return Err(Error::Usage(format!(
+                        "push run {id} went to the target {of}, not {target}; run `ferry rollback --run {id} --target {of}`"
+                    )))
+                }
+                Some(("rolled back", _)) if resume_of(id).is_none() => {
                     println!("push run {id} was already rolled back; nothing to do");
                     return Ok(Outcome::Ok);
                 }
@@ -84,7 +92,7 @@ pub fn run(ws: &Workspace, run: Option<i32>, json_out: bool) -> Result<Outcome> 
         }
         None => {
             let mut stmt = conn.prepare(
-                "SELECT run_id FROM audit.runs WHERE kind = 'push' AND status <> 'rolled back'
+                "SELECT run_id FROM temp.target_runs WHERE kind = 'push' AND status <> 'rolled back'
                  ORDER BY run_id DESC",
             )?;
             let mut runs: Vec<i32> = stmt
@@ -97,17 +105,19 @@ pub fn run(ws: &Workspace, run: Option<i32>, json_out: bool) -> Result<Outcome> 
                 }
             }
             let pushes: i64 = conn.query_row(
-                "SELECT count(*) FROM audit.runs WHERE kind = 'push'",
+                "SELECT count(*) FROM temp.target_runs WHERE kind = 'push'",
                 [],
                 |r| r.get(0),
             )?;
             if pushes == 0 {
-                return Err(Error::Usage(
-                    "there is no push to roll back (audit.runs holds none)".into(),
-                ));
+                return Err(Error::Usage(format!(
+                    "there is no push to the target {target} to roll back (audit.runs holds none)"
+                )));
             }
             if runs.is_empty() {
-                println!("every push run is rolled back already; nothing to do");
+                println!(
+                    "every push run to the target {target} is rolled back already; nothing to do"
+                );
                 return Ok(Outcome::Ok);
             }
             runs
@@ -124,7 +134,7 @@ pub fn run(ws: &Workspace, run: Option<i32>, json_out: bool) -> Result<Outcome> 
             rt,
             &client,
             &schema,
-            push_run,
+            (push_run, &target),
             resume_of(push_run),
         )?;
         let failed = one.failed;
@@ -183,7 +193,7 @@ fn undo_run(
     rt: &tokio::runtime::Runtime,
     client: &DataverseClient,
     schema: &Schema,
-    target_run: i32,
+    (target_run, target): (i32, &str),
     resume: Option<i32>,
 ) -> Result<Undone> {
     let undo = plan_undo(conn, target_run)?;
@@ -193,7 +203,14 @@ fn undo_run(
             eprintln!("resuming rollback run {id} of push run {target_run}");
             id
         }
-        None => audit::start_run(conn, "rollback", Some(target_run), client.org_url(), "")?,
+        None => audit::start_run(
+            conn,
+            "rollback",
+            Some(target_run),
+            client.org_url(),
+            target,
+            "",
+        )?,
     };
     let done: HashSet<(String, Uuid, Option<Uuid>)> = {
         let mut stmt = conn.prepare(

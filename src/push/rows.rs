@@ -479,7 +479,7 @@ fn attach_file_body(ctx: &Context, d: &mut Desired, body: Option<String>, is_doc
             d.problem = Some((
                 "ferry:attachment_too_large".into(),
                 format!(
-                    "the attachment's base64 body is {} bytes; the org's maxuploadfilesize is {} — raise maxuploadfilesize (up to 128 MB) and [target] max_upload_bytes, or move the file elsewhere and waive the finding",
+                    "the attachment's base64 body is {} bytes; the org's maxuploadfilesize is {} — raise maxuploadfilesize (up to 128 MB) and the target's max_upload_bytes in ferry.toml, or move the file elsewhere and waive the finding",
                     b64.len(),
                     ctx.max_upload_bytes
                 ),

@@ -85,6 +85,9 @@ pub fn reconcile(ws: &Workspace, conn: &Connection) -> Result<Reconciliation> {
     let prefix = ws.config.prefix.as_str();
     let schema = Schema::builtin(prefix);
     conn.execute_batch(crate::sql_catalog::schema_sql("reconcile", "schema"))?;
+    crate::push::audit::ensure(conn)?;
+    crate::push::audit::scope_to_target(conn, &ws.config.target_name)?;
+    conn.execute_batch(crate::sql_catalog::schema_sql("reconcile", "target"))?;
     let tables = keys::staged_tables(conn, &schema)?;
     keys::build_source_records(conn)?;
     keys::build_staged_records(conn, &tables, prefix)?;
@@ -179,18 +182,36 @@ impl From<CatalogFile> for ReconcileFile {
     }
 }
 
-/// Why the read-back in `dv.*` cannot be trusted for reconciling, or None
-/// when it is newer than every push and rollback run.
-pub fn stale_read_back(conn: &Connection) -> Result<Option<String>> {
+/// Why the read-back in `dv.*` cannot be trusted for reconciling the
+/// target `target`, or None when it was read from that target after every
+/// push and rollback run on it. Needs `temp.target_runs`
+/// ([`crate::push::audit::scope_to_target`]).
+pub fn stale_read_back(conn: &Connection, target: &str) -> Result<Option<String>> {
     if !relation_exists(conn, "dv", "read_backs")? {
         return Ok(Some(
             "nothing has been read back from the target yet".into(),
         ));
     }
+    // Read-backs written before named targets have no dv.read_from: they
+    // came from the only target there was, `default`.
+    let read_from: String = if relation_exists(conn, "dv", "read_from")? {
+        conn.query_row(
+            "SELECT coalesce(any_value(target_name), 'default') FROM dv.read_from",
+            [],
+            |r| r.get(0),
+        )?
+    } else {
+        crate::workspace::LEGACY_TARGET_NAME.to_string()
+    };
+    if read_from != target {
+        return Ok(Some(format!(
+            "the read-back in dv.* is of the target {read_from}, not {target}"
+        )));
+    }
     let (read_at, last_run, older): (Option<String>, Option<String>, Option<bool>) = conn
         .query_row(
             "WITH t AS (SELECT (SELECT min(read_at) FROM dv.read_backs) AS read_at,
-                               (SELECT max(coalesce(finished_at, started_at)) FROM audit.runs) AS last_run)
+                               (SELECT max(coalesce(finished_at, started_at)) FROM temp.target_runs) AS last_run)
              SELECT CAST(read_at AS VARCHAR), CAST(last_run AS VARCHAR), read_at < last_run FROM t",
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -227,21 +248,31 @@ mod tests {
         let conn = crate::duck::open_in_memory().unwrap();
         conn.execute_batch(
             "CREATE SCHEMA audit; CREATE SCHEMA dv;
-             CREATE TABLE audit.runs (started_at TIMESTAMP, finished_at TIMESTAMP);
-             INSERT INTO audit.runs VALUES ('2026-01-01 10:00:00', '2026-01-01 10:05:00');",
+             CREATE TABLE audit.runs (started_at TIMESTAMP, finished_at TIMESTAMP, target_name VARCHAR);
+             INSERT INTO audit.runs VALUES ('2026-01-01 10:00:00', '2026-01-01 10:05:00', 'prod'),
+                                           ('2026-01-01 11:00:00', '2026-01-01 11:05:00', 'test');",
         )
         .unwrap();
-        assert!(stale_read_back(&conn).unwrap().is_some(), "no read-back");
+        crate::push::audit::scope_to_target(&conn, "prod").unwrap();
+        assert!(
+            stale_read_back(&conn, "prod").unwrap().is_some(),
+            "no read-back"
+        );
         conn.execute_batch(
             "CREATE TABLE dv.read_backs (table_name VARCHAR, read_at TIMESTAMP);
-             INSERT INTO dv.read_backs VALUES ('account', '2026-01-01 10:04:00');",
+             INSERT INTO dv.read_backs VALUES ('account', '2026-01-01 10:04:00');
+             CREATE TABLE dv.read_from (target_name VARCHAR, url VARCHAR);
+             INSERT INTO dv.read_from VALUES ('prod', 'https://prod.crm.dynamics.com');",
         )
         .unwrap();
-        let why = stale_read_back(&conn).unwrap().unwrap();
+        let why = stale_read_back(&conn, "prod").unwrap().unwrap();
         assert!(why.contains("older than the latest push"), "{why}");
+        // Newer than prod's runs; the test org's later run does not count.
         conn.execute_batch("UPDATE dv.read_backs SET read_at = '2026-01-01 10:06:00'")
             .unwrap();
-        assert_eq!(stale_read_back(&conn).unwrap(), None);
+        assert_eq!(stale_read_back(&conn, "prod").unwrap(), None);
+        let why = stale_read_back(&conn, "test").unwrap().unwrap();
+        assert!(why.contains("of the target prod, not test"), "{why}");
     }
 
     /// The outcome rules of `sql/reconcile/010_records.sql` on a few
@@ -252,6 +283,7 @@ mod tests {
     fn the_latest_run_decides_and_a_failed_update_keeps_what_was_written() {
         let conn = crate::duck::open_in_memory().unwrap();
         crate::push::audit::ensure(&conn).unwrap();
+        crate::push::audit::scope_to_target(&conn, "default").unwrap();
         let guid = |n: u8| format!("00000000-0000-0000-0000-0000000000{n:02}");
         conn.execute_batch(&format!(
             "CREATE SCHEMA reconcile;

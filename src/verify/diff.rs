@@ -103,6 +103,17 @@ pub fn diff(conn: &Connection, sql: &VerifySql) -> Result<DiffSummary> {
     timed("rules and macros", || sql.prepare(conn))?;
     timed("verify tables", || {
         crate::push::audit::ensure(conn)?;
+        // The runs that count are those of the target the read-back came from.
+        let target: String = if relation_exists(conn, "dv", "read_from")? {
+            conn.query_row(
+                "SELECT coalesce(any_value(target_name), 'default') FROM dv.read_from",
+                [],
+                |r| r.get(0),
+            )?
+        } else {
+            crate::workspace::LEGACY_TARGET_NAME.to_string()
+        };
+        crate::push::audit::scope_to_target(conn, &target)?;
         Ok(conn.execute_batch(crate::sql_catalog::schema_sql("verify", "tables"))?)
     })?;
     let tables = read_tables(conn)?;
@@ -451,11 +462,11 @@ fn file_records(conn: &Connection, table: &ReadTable) -> Result<()> {
          WITH only_staged AS (
              SELECT id, record_id FROM temp.verify_pairs WHERE in_stg AND NOT in_dv),
          rolled_back AS (
-             SELECT rollback_of AS run_id FROM audit.runs
+             SELECT rollback_of AS run_id FROM temp.target_runs
              WHERE kind = 'rollback' AND rollback_of IS NOT NULL),
          events AS (
              SELECT r.* FROM audit.records r JOIN only_staged o ON r.guid = o.id
-             WHERE r.table_name = ?),
+             WHERE r.table_name = ? AND r.run_id IN (SELECT run_id FROM temp.target_runs)),
          pushed AS (
              SELECT guid, arg_max(operation || ' by push run ' || run_id, recorded_at) AS how
              FROM events

@@ -125,6 +125,10 @@ pub fn read_back(ws: &Workspace, conn: &Connection) -> Result<ReadBack> {
     rt.block_on(client.whoami())?;
 
     conn.execute_batch(dv_ddl())?;
+    conn.execute(
+        "INSERT INTO dv.read_from VALUES (?, ?)",
+        [&ws.config.target_name, client.org_url()],
+    )?;
     let parties = relation_exists(conn, "stg", "activityparty")?;
     write_column_plan(conn, &tables, parties)?;
     let mut reads = Vec::new();
@@ -159,7 +163,7 @@ fn ensure_pushed(ws: &Workspace, conn: &Connection) -> Result<()> {
     crate::push::audit::ensure_pushed(ws, conn, "verify")?;
     if ws.config.target.url.is_none() {
         return Err(Error::Usage(
-            "ferry.toml has no [target] url: verify reads the records back from the target push wrote to; set url (and the secret's env var) as for `ferry push`".into(),
+            format!("the target {} has no url in ferry.toml: verify reads the records back from the target push wrote to; set [targets.{}] url (and the secret's env var) as for `ferry push`", ws.config.target_name, ws.config.target_name),
         ));
     }
     Ok(())
