@@ -15,29 +15,7 @@ use servicetracker_generator::mutate::{self, MutateOptions, MutateSummary};
 use servicetracker_generator::{self as generate, GenerateOptions, GenerateSummary};
 
 use crate::source::schema;
-use crate::{Error, Outcome, Result};
-
-/// The generator's errors read the same as ferry's and keep their exit code.
-/// It lives here, not in `error`, because only `commands` and `cli` may
-/// name the generator crate (ARCHITECTURE.md).
-impl From<servicetracker_generator::Error> for Error {
-    fn from(e: servicetracker_generator::Error) -> Self {
-        use servicetracker_generator::Error as Generator;
-        match e {
-            Generator::Usage(message) => Error::Usage(message),
-            Generator::Input {
-                path,
-                message,
-                what_to_do,
-            } => Error::Input {
-                path,
-                message,
-                what_to_do,
-            },
-            Generator::Io { path, source } => Error::Io { path, source },
-        }
-    }
-}
+use crate::{Outcome, Result};
 
 pub fn run(dir: &Path, customers: u64, seed: u64, clean: bool, json: bool) -> Result<Outcome> {
     let bar = crate::progress::steps("generate", customers);

@@ -2,6 +2,7 @@
 //! validated workspace and calls the command; commands return an
 //! [`Outcome`] (exit 0 or 1) or an [`crate::Error`] (exit 2 or 3).
 
+mod crate_errors;
 pub mod demo;
 pub mod extract;
 pub mod generate;

@@ -16,52 +16,6 @@ use crate::error::{Error, Result};
 use crate::Outcome;
 use servicetracker_emulator::{Emulator, EmulatorConfig, MalformedPage, API_KEY_ENV};
 
-/// The Dataverse emulator's own errors keep their message and their exit
-/// code: bad input and usage stay 2, a server that stopped failing is 3.
-/// It lives here, not in `error`, because only `commands` and `cli` may
-/// name the emulator crate (ARCHITECTURE.md); `serve` and `demo` convert.
-impl From<dataverse_emulator::Error> for Error {
-    fn from(error: dataverse_emulator::Error) -> Self {
-        use dataverse_emulator::Error as Emulator;
-        match error {
-            Emulator::Usage(message) => Error::Usage(message),
-            Emulator::Input {
-                path,
-                message,
-                what_to_do,
-            } => Error::Input {
-                path,
-                message,
-                what_to_do,
-            },
-            Emulator::Io { path, source } => Error::Io { path, source },
-            Emulator::Serve(message) => Error::Remote(message),
-        }
-    }
-}
-
-/// The ServiceTracker emulator's errors read the same as ferry's and keep
-/// their exit code (a failure while serving is a remote failure).
-impl From<servicetracker_emulator::Error> for Error {
-    fn from(e: servicetracker_emulator::Error) -> Self {
-        use servicetracker_emulator::Error as Emulator;
-        match e {
-            Emulator::Usage(message) => Error::Usage(message),
-            Emulator::Input {
-                path,
-                message,
-                what_to_do,
-            } => Error::Input {
-                path,
-                message,
-                what_to_do,
-            },
-            Emulator::Io { path, source } => Error::Io { path, source },
-            Emulator::Serve(message) => Error::Remote(message),
-        }
-    }
-}
-
 /// The `serve servicetracker` flags, as parsed.
 #[derive(Debug, Clone)]
 pub struct ServiceTrackerArgs {
