@@ -134,6 +134,8 @@ pub fn step_done(conn: &Connection, run: i32, step: &str, table: &str) -> Result
 /// Refuses, with what to do, when no push has run: verifying or
 /// reconciling an empty target would look like a target that lost
 /// everything. `command` names the command asking (`verify`, `reconcile`).
+/// On the way it scopes `conn` to the workspace's target
+/// ([`scope_to_target`]), which the callers' later audit reads rely on.
 pub fn ensure_pushed(
     ws: &crate::workspace::Workspace,
     conn: &Connection,
