@@ -187,6 +187,15 @@ pub fn prepare_schemas(
         conn.execute_batch(crate::sql_catalog::schema_sql(schema, section))?;
     }
     let profile = ws.config.profile;
+    // Staged rows go to every configured target (a sample to test, all of
+    // them to production), so an attachment must fit the smallest limit.
+    let max_upload_bytes = ws
+        .config
+        .targets
+        .values()
+        .map(|t| t.max_upload_bytes)
+        .min()
+        .unwrap_or(ws.config.target.max_upload_bytes);
     conn.execute(
         "INSERT INTO map.settings VALUES (?, ?::UUID, ?, ?, ?)",
         params![
@@ -194,7 +203,7 @@ pub fn prepare_schemas(
             ws.namespace().to_string(),
             profile.to_string(),
             work_order_table(profile),
-            ws.config.target.max_upload_bytes as i64
+            max_upload_bytes as i64
         ],
     )?;
     mapping_files::load_optionsets(conn, optionsets)?;
